@@ -1,0 +1,44 @@
+# The two commands: `make serve` and `make test`. Everything else is a helper for them.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+REPO ?= models
+HOST ?= 127.0.0.1
+PORT ?= 8000
+PIP := $(BIN)/python -m pip install --quiet --disable-pip-version-check
+
+.PHONY: serve test check demo bench clean
+
+serve: $(VENV)/.serve-deps $(REPO)/digits/1/model.onnx
+	$(BIN)/modelport serve --model-repository $(REPO) --host $(HOST) --http-port $(PORT)
+
+test: $(VENV)/.test-deps
+	$(BIN)/python -m pytest
+
+check: $(VENV)/.test-deps
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/mypy
+	$(BIN)/lint-imports
+
+demo: $(REPO)/digits/1/model.onnx
+
+bench: $(VENV)/.test-deps
+	$(BIN)/python benchmarks/run.py
+
+$(VENV)/bin/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/.serve-deps: pyproject.toml | $(VENV)/bin/python
+	$(PIP) -e '.[examples]'
+	touch $@
+
+$(VENV)/.test-deps: pyproject.toml | $(VENV)/bin/python
+	$(PIP) -e '.[dev]'
+	touch $@ $(VENV)/.serve-deps
+
+$(REPO)/digits/1/model.onnx: | $(VENV)/.serve-deps
+	$(BIN)/modelport examples digits --out $(REPO)
+
+clean:
+	rm -rf $(VENV) $(REPO) .pytest_cache .mypy_cache .ruff_cache

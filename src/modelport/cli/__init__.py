@@ -1,0 +1,29 @@
+"""Command line: the only place that parses argv, configures logging, or prints."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from modelport import __version__
+from modelport.cli import examples, serve
+
+COMMANDS = {"serve": serve, "examples": examples}
+
+
+def parser() -> argparse.ArgumentParser:
+    root = argparse.ArgumentParser(
+        prog="modelport", description="Serve ML models over every protocol your clients speak."
+    )
+    root.add_argument("--version", action="version", version=f"modelport {__version__}")
+    commands = root.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name, module in COMMANDS.items():
+        module.add_parser(commands, name)
+    return root
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(sys.argv[1:] if argv is None else argv)
+    result: int = COMMANDS[args.command].run(args)
+    return result

@@ -1,0 +1,254 @@
+"""Server settings and per-model configuration files.
+
+``Settings`` is built from defaults, then ``MODELPORT_*`` environment variables, then
+command-line flags (the CLI does the last step). ``ModelConfig`` is the optional
+``config.yaml``/``config.json`` beside a model's version directories.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from modelport.errors import InvalidInput
+from modelport.tensor import TensorSpec, datatype
+
+ENV_PREFIX = "MODELPORT_"
+DEFAULT_MAX_REQUEST_BYTES = 64 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Settings:
+    model_repositories: tuple[str, ...] = ()
+    model_files: tuple[str, ...] = ()
+    host: str = "127.0.0.1"
+    http_port: int = 8000
+    default_model: str = ""
+    log_level: str = "info"
+    max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES
+    max_json_depth: int = 100
+    intra_op_threads: int = 0
+    inter_op_threads: int = 0
+    strict_readiness: bool = True
+    exit_timeout_secs: float = 30.0
+    port_file: str = ""
+
+
+def settings_from(env: Mapping[str, str], **flags: Any) -> Settings:
+    """Defaults, overlaid by ``MODELPORT_*`` variables, overlaid by flags that are not None."""
+    values: dict[str, Any] = {}
+    for spec in dataclasses.fields(Settings):
+        raw = env.get(ENV_PREFIX + spec.name.upper())
+        if raw is not None:
+            values[spec.name] = _parse_env(spec.name, str(spec.type), raw)
+    values.update({key: value for key, value in flags.items() if value is not None})
+    return Settings(**values)
+
+
+def _parse_env(name: str, kind: str, raw: str) -> Any:
+    try:
+        if kind.startswith("tuple"):
+            return tuple(part for part in raw.split(",") if part)
+        if kind == "bool":
+            return _parse_bool(raw)
+        return {"int": int, "float": float}.get(kind, str)(raw)
+    except ValueError as exc:
+        raise ValueError(f"{ENV_PREFIX}{name.upper()}={raw!r}: {exc}") from exc
+
+
+def _parse_bool(raw: str) -> bool:
+    lowered = raw.strip().lower()
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    if lowered in ("0", "false", "no", "off"):
+        return False
+    raise ValueError("expected true or false")
+
+
+class ConfigError(ValueError):
+    """A model's config file is malformed; the model is unavailable with this reason."""
+
+
+@dataclass(frozen=True)
+class VersionPolicy:
+    kind: str = "latest"  # latest | all | specific
+    num_versions: int = 1
+    versions: tuple[int, ...] = ()
+
+    def select(self, available: list[int]) -> list[int]:
+        ordered = sorted(available)
+        if self.kind == "all":
+            return ordered
+        if self.kind == "specific":
+            return [v for v in ordered if v in self.versions]
+        return ordered[-self.num_versions :]
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    name: str = ""
+    platform: str = ""
+    max_batch_size: int | None = None
+    inputs: tuple[TensorSpec, ...] = ()
+    outputs: tuple[TensorSpec, ...] = ()
+    version_policy: VersionPolicy = field(default_factory=VersionPolicy)
+    label_files: Mapping[str, str] = field(default_factory=dict)
+    """Output name → labels file (one label per line), relative to the model directory."""
+    default_model_filename: str = ""
+    parameters: Mapping[str, str | int | float | bool] = field(default_factory=dict)
+
+
+CONFIG_FILES = ("config.yaml", "config.yml", "config.json")
+_KEYS = {
+    "name", "platform", "backend", "max_batch_size", "input", "inputs", "output", "outputs",
+    "version_policy", "label_file", "default_model_filename", "parameters",
+}  # fmt: skip
+
+
+def load_model_config(model_dir: Path) -> ModelConfig:
+    """The model's config file, or defaults when it has none."""
+    for name in CONFIG_FILES:
+        path = model_dir / name
+        if path.is_file():
+            return parse_model_config(path.read_text(encoding="utf-8"), name)
+    return ModelConfig()
+
+
+def parse_model_config(text: str, filename: str) -> ModelConfig:
+    try:
+        if filename.endswith(".json"):
+            raw = json.loads(text, object_pairs_hook=_unique_pairs)
+        else:
+            raw = yaml.load(text, Loader=_UniqueKeyLoader)
+    except (ValueError, yaml.YAMLError) as exc:
+        raise ConfigError(f"{filename}: {exc}") from exc
+    if raw is None:
+        return ModelConfig()
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{filename}: expected a mapping at the top level")
+    return _model_config(raw, filename)
+
+
+def _model_config(raw: dict[str, Any], filename: str) -> ModelConfig:
+    unknown = sorted(set(raw) - _KEYS)
+    if unknown:
+        raise ConfigError(f"{filename}: unknown keys {unknown}; known keys are {sorted(_KEYS)}")
+    outputs = raw.get("outputs", raw.get("output", []))
+    return ModelConfig(
+        name=_optional_str(raw, "name", filename),
+        platform=_optional_str(raw, "platform", filename)
+        or _optional_str(raw, "backend", filename),
+        max_batch_size=_max_batch(raw.get("max_batch_size"), filename),
+        inputs=_specs(raw.get("inputs", raw.get("input", [])), filename),
+        outputs=_specs(outputs, filename),
+        version_policy=_version_policy(raw.get("version_policy"), filename),
+        label_files=_label_files(raw, outputs, filename),
+        default_model_filename=_optional_str(raw, "default_model_filename", filename),
+        parameters=_parameters(raw.get("parameters", {}), filename),
+    )
+
+
+def _optional_str(raw: dict[str, Any], key: str, filename: str) -> str:
+    value = raw.get(key, "")
+    if not isinstance(value, str):
+        raise ConfigError(f"{filename}: {key} must be a string")
+    return value
+
+
+def _max_batch(value: Any, filename: str) -> int | None:
+    if value is None:
+        return None
+    if type(value) is not int or value < 0:
+        raise ConfigError(f"{filename}: max_batch_size must be a non-negative integer")
+    return value
+
+
+def _specs(items: Any, filename: str) -> tuple[TensorSpec, ...]:
+    if not isinstance(items, list):
+        raise ConfigError(f"{filename}: inputs and outputs must be lists")
+    return tuple(_spec(item, filename) for item in items)
+
+
+def _spec(item: Any, filename: str) -> TensorSpec:
+    if not isinstance(item, dict) or not isinstance(item.get("name"), str):
+        raise ConfigError(f"{filename}: each input/output needs a name")
+    name = item["name"]
+    dtype = str(item.get("datatype", item.get("data_type", ""))).removeprefix("TYPE_")
+    dtype = {"STRING": "BYTES", "FLOAT": "FP32"}.get(dtype, dtype)
+    shape = item.get("shape", item.get("dims", []))
+    try:
+        datatype(dtype)
+    except InvalidInput as exc:
+        raise ConfigError(f"{filename}: {name}: {exc.message}") from exc
+    if not isinstance(shape, list) or any(type(d) is not int or d < -1 for d in shape):
+        raise ConfigError(f"{filename}: {name}: shape must be a list of integers >= -1")
+    return TensorSpec(name, dtype, tuple(shape))
+
+
+def _version_policy(value: Any, filename: str) -> VersionPolicy:
+    if value is None:
+        return VersionPolicy()
+    if not isinstance(value, dict) or len(value) != 1:
+        raise ConfigError(f"{filename}: version_policy must be one of latest, all, specific")
+    kind, body = next(iter(value.items()))
+    body = body or {}
+    if kind == "all":
+        return VersionPolicy("all")
+    if kind == "latest" and isinstance(body, dict):
+        count = body.get("num_versions", 1)
+        if type(count) is int and count >= 1:
+            return VersionPolicy("latest", num_versions=count)
+    if kind == "specific" and isinstance(body, dict):
+        versions = body.get("versions", [])
+        if isinstance(versions, list) and all(type(v) is int and v > 0 for v in versions):
+            return VersionPolicy("specific", versions=tuple(versions))
+    raise ConfigError(f"{filename}: invalid version_policy {value!r}")
+
+
+def _label_files(raw: dict[str, Any], outputs: Any, filename: str) -> dict[str, str]:
+    found: dict[str, str] = {}
+    for item in outputs if isinstance(outputs, list) else []:
+        if isinstance(item, dict) and isinstance(item.get("label_file"), str):
+            found[item["name"]] = item["label_file"]
+    model_level = raw.get("label_file")
+    if model_level is not None:
+        if not isinstance(model_level, str):
+            raise ConfigError(f"{filename}: label_file must be a string")
+        found.setdefault("", model_level)  # "" means the model's first output
+    return found
+
+
+def _parameters(value: Any, filename: str) -> dict[str, str | int | float | bool]:
+    if not isinstance(value, dict) or not all(
+        isinstance(v, str | int | float | bool) for v in value.values()
+    ):
+        raise ConfigError(f"{filename}: parameters must map names to strings, numbers or booleans")
+    return {str(k): v for k, v in value.items()}
+
+
+def _unique_pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    result: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in result:
+            raise ValueError(f"duplicate key {key!r}")
+        result[key] = value
+    return result
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """SafeLoader (no Python tags) that refuses duplicate keys instead of keeping the last."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        keys = [self.construct_object(key, deep=deep) for key, _ in node.value]
+        duplicates = {key for key in keys if keys.count(key) > 1}
+        if duplicates:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"duplicate keys {sorted(map(str, duplicates))}", node.start_mark
+            )
+        return super().construct_mapping(node, deep=deep)

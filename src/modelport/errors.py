@@ -1,0 +1,73 @@
+"""Errors that every layer raises, with a transport-neutral code.
+
+Each transport maps :class:`ErrorCode` to its own status in one table
+(``rest/errors.py`` for HTTP). Nothing here knows about HTTP or gRPC.
+
+Hierarchy::
+
+    ModelportError
+    ├── InvalidInput          INVALID_ARGUMENT   malformed or inconsistent request
+    │   └── PayloadTooLarge   PAYLOAD_TOO_LARGE  body or tensor over a configured limit
+    ├── UnsupportedMediaType  UNSUPPORTED_MEDIA  a content type we never parse (pickle, multipart)
+    ├── ModelNotFound         NOT_FOUND          no such model or version
+    ├── ModelNotReady         UNAVAILABLE        model exists but cannot serve now
+    ├── Unsupported           UNIMPLEMENTED      a protocol feature we do not offer
+    ├── ModelLoadError        INTERNAL           a model failed to load (kept as its reason)
+    └── InferenceFailed       INTERNAL           the runtime failed on a valid request
+"""
+
+from __future__ import annotations
+
+import enum
+
+
+class ErrorCode(enum.Enum):
+    INVALID_ARGUMENT = "INVALID_ARGUMENT"
+    PAYLOAD_TOO_LARGE = "PAYLOAD_TOO_LARGE"
+    UNSUPPORTED_MEDIA = "UNSUPPORTED_MEDIA"
+    NOT_FOUND = "NOT_FOUND"
+    UNAVAILABLE = "UNAVAILABLE"
+    UNIMPLEMENTED = "UNIMPLEMENTED"
+    INTERNAL = "INTERNAL"
+
+
+class ModelportError(Exception):
+    """Base of every error modelport raises on purpose."""
+
+    code: ErrorCode = ErrorCode.INTERNAL
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class InvalidInput(ModelportError):
+    code = ErrorCode.INVALID_ARGUMENT
+
+
+class PayloadTooLarge(InvalidInput):
+    code = ErrorCode.PAYLOAD_TOO_LARGE
+
+
+class UnsupportedMediaType(ModelportError):
+    code = ErrorCode.UNSUPPORTED_MEDIA
+
+
+class ModelNotFound(ModelportError):
+    code = ErrorCode.NOT_FOUND
+
+
+class ModelNotReady(ModelportError):
+    code = ErrorCode.UNAVAILABLE
+
+
+class Unsupported(ModelportError):
+    code = ErrorCode.UNIMPLEMENTED
+
+
+class ModelLoadError(ModelportError):
+    code = ErrorCode.INTERNAL
+
+
+class InferenceFailed(ModelportError):
+    code = ErrorCode.INTERNAL

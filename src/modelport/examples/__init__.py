@@ -1,0 +1,20 @@
+"""Worked examples: each trains on data a package ships (never a download) and writes a
+model repository entry. Imported lazily by name, like the runtimes."""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+EXAMPLES: dict[str, str] = {
+    "digits": "modelport.examples.digits:build",
+}
+
+
+def build(name: str, repository: Path, **options: Any) -> dict[str, Any]:
+    """Train example ``name`` into ``repository``; returns what it measured."""
+    module_name, _, function = EXAMPLES[name].partition(":")
+    builder: Callable[..., dict[str, Any]] = getattr(importlib.import_module(module_name), function)
+    return builder(repository, **options)

@@ -1,0 +1,51 @@
+"""Parsing JSON request bodies safely: clear errors, and a cap on nesting depth."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+
+from modelport.errors import InvalidInput
+
+_CONTAINERS = (list, dict)
+
+
+def loads(body: bytes | memoryview, max_depth: int) -> Any:
+    """Parse ``body`` as JSON; malformed or too deeply nested input is ``InvalidInput``."""
+    if not len(body):
+        raise InvalidInput("request body is empty; expected a JSON object")
+    try:
+        value = orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        if str(exc).startswith("depth limit exceeded"):
+            raise InvalidInput(f"JSON nesting depth exceeds {max_depth}") from exc
+        raise InvalidInput(f"malformed JSON: {exc}") from exc
+    raw = bytes(body) if isinstance(body, memoryview) else body
+    # Cheap bound first: depth can't exceed the number of opening brackets.
+    if raw.count(b"[") + raw.count(b"{") > max_depth:
+        check_depth(value, max_depth)
+    return value
+
+
+def check_depth(value: Any, max_depth: int) -> None:
+    """Raise if any list or object nests deeper than ``max_depth``; iterative, never recursive."""
+    if not isinstance(value, _CONTAINERS):
+        return
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if depth > max_depth:
+            raise InvalidInput(f"JSON nesting depth exceeds {max_depth}")
+        children = item.values() if isinstance(item, dict) else item
+        stack.extend((child, depth + 1) for child in children if isinstance(child, _CONTAINERS))
+
+
+def dumps(value: Any) -> bytes:
+    """Serialize a response; numpy arrays are written natively (NaN and Inf become null)."""
+    return orjson.dumps(value, option=orjson.OPT_SERIALIZE_NUMPY)
+
+
+def error_body(message: str) -> bytes:
+    """The error body every JSON protocol here uses: ``{"error": "<message>"}``."""
+    return orjson.dumps({"error": message})

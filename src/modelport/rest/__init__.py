@@ -1,0 +1,1 @@
+"""HTTP transport: routes, bodies and status codes around the data plane."""

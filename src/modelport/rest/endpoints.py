@@ -1,0 +1,36 @@
+"""What every route module shares: the data plane, the limits, body and JSON helpers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from modelport.dataplane import DataPlane
+from modelport.protocol import jsonbody
+from modelport.rest.body import read_body
+
+
+@dataclass(frozen=True)
+class RestOptions:
+    max_request_bytes: int
+    max_json_depth: int = 100
+    default_model: str = ""
+    """The model ``POST /predict`` serves; empty when none could be chosen."""
+
+
+class Endpoints:
+    def __init__(self, dataplane: DataPlane, options: RestOptions) -> None:
+        self.dataplane = dataplane
+        self.options = options
+
+    async def body(self, request: Request) -> bytes:
+        return await read_body(request, self.options.max_request_bytes)
+
+    async def json(self, request: Request) -> object:
+        return jsonbody.loads(await self.body(request), self.options.max_json_depth)
+
+
+def json_response(value: object, status: int = 200) -> Response:
+    return Response(jsonbody.dumps(value), status_code=status, media_type="application/json")

@@ -1,0 +1,53 @@
+"""ErrorCode → HTTP status, in one table (Triton's mapping, plus 413 and 415)."""
+
+from __future__ import annotations
+
+import logging
+
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+
+from modelport.errors import ErrorCode, ModelportError
+from modelport.protocol.jsonbody import error_body
+
+logger = logging.getLogger(__name__)
+
+HTTP_STATUS: dict[ErrorCode, int] = {
+    ErrorCode.INVALID_ARGUMENT: 400,
+    ErrorCode.PAYLOAD_TOO_LARGE: 413,
+    ErrorCode.UNSUPPORTED_MEDIA: 415,
+    ErrorCode.NOT_FOUND: 404,
+    ErrorCode.UNAVAILABLE: 503,
+    ErrorCode.UNIMPLEMENTED: 501,
+    ErrorCode.INTERNAL: 500,
+}
+
+
+def error_response(status: int, message: str) -> Response:
+    return Response(error_body(message), status_code=status, media_type="application/json")
+
+
+async def modelport_error(_: Request, exc: Exception) -> Response:
+    assert isinstance(exc, ModelportError)
+    return error_response(HTTP_STATUS[exc.code], exc.message)
+
+
+async def http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    message = {404: f"no route for {request.url.path}", 405: "method not allowed"}.get(
+        exc.status_code, str(exc.detail)
+    )
+    return error_response(exc.status_code, message)
+
+
+async def unexpected_error(request: Request, exc: Exception) -> Response:
+    logger.exception("unexpected error serving %s %s", request.method, request.url.path)
+    return error_response(500, "internal server error; see the server log")
+
+
+EXCEPTION_HANDLERS = {
+    ModelportError: modelport_error,
+    HTTPException: http_error,
+    Exception: unexpected_error,
+}

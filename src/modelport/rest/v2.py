@@ -1,0 +1,94 @@
+"""Open Inference Protocol V2 over REST: health, metadata, infer, repository index."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Route
+
+from modelport.errors import InvalidInput
+from modelport.protocol import jsonbody, v2_binary, v2_json
+from modelport.rest.endpoints import Endpoints, json_response
+from modelport.types import InferRequest
+
+MODEL = "/v2/models/{model}"
+VERSIONED = "/v2/models/{model}/versions/{version}"
+
+
+def routes(ep: Endpoints) -> list[BaseRoute]:
+    v2 = V2Routes(ep)
+    found: list[BaseRoute] = [
+        Route("/v2/health/live", v2.live, methods=["GET"]),
+        Route("/v2/health/ready", v2.ready, methods=["GET"]),
+        Route("/v2", v2.server_metadata, methods=["GET"]),
+        Route("/v2/repository/index", v2.repository_index, methods=["POST"]),
+    ]
+    for prefix in (MODEL, VERSIONED):
+        found += [
+            Route(prefix, v2.model_metadata, methods=["GET"]),
+            Route(prefix + "/ready", v2.model_ready, methods=["GET"]),
+            Route(prefix + "/infer", v2.infer, methods=["POST"]),
+        ]
+    return found
+
+
+def _target(request: Request) -> tuple[str, str]:
+    params = request.path_params
+    return params["model"], params.get("version", "")
+
+
+class V2Routes:
+    def __init__(self, ep: Endpoints) -> None:
+        self.ep = ep
+        self.dataplane = ep.dataplane
+
+    async def live(self, _: Request) -> Response:
+        live = self.dataplane.live()
+        return json_response({"live": live}, 200 if live else 400)
+
+    async def ready(self, _: Request) -> Response:
+        ready = self.dataplane.ready()
+        return json_response({"ready": ready}, 200 if ready else 400)
+
+    async def server_metadata(self, _: Request) -> Response:
+        meta = self.dataplane.server_metadata()
+        return json_response(
+            {"name": meta.name, "version": meta.version, "extensions": list(meta.extensions)}
+        )
+
+    async def model_metadata(self, request: Request) -> Response:
+        metadata = self.dataplane.model_metadata(*_target(request))
+        return json_response(v2_json.metadata_object(metadata))
+
+    async def model_ready(self, request: Request) -> Response:
+        name, version = _target(request)
+        if name not in self.dataplane.model_names():
+            self.dataplane.model_metadata(name, version)  # raises the precise 404
+        ready = self.dataplane.model_ready(name, version)
+        return json_response({"name": name, "ready": ready}, 200 if ready else 400)
+
+    async def repository_index(self, request: Request) -> Response:
+        body = await self.ep.body(request)
+        options = jsonbody.loads(body, self.ep.options.max_json_depth) if body.strip() else {}
+        if not isinstance(options, dict) or not isinstance(options.get("ready", False), bool):
+            raise InvalidInput('repository index body must be {"ready": true|false} or empty')
+        entries = self.dataplane.repository_index(options.get("ready", False))
+        return json_response(v2_json.index_object(entries))
+
+    async def infer(self, request: Request) -> Response:
+        decoded = await self._decode(request)
+        response = await self.dataplane.infer(decoded)
+        content, headers = v2_binary.encode_response(response)
+        return Response(content, headers=headers)
+
+    async def _decode(self, request: Request) -> InferRequest:
+        name, version = _target(request)
+        body = await self.ep.body(request)
+        length = v2_binary.header_length(request.headers.get(v2_binary.HEADER), len(body))
+        depth = self.ep.options.max_json_depth
+        if length is None:
+            return v2_json.decode_request(jsonbody.loads(body, depth), name, version)
+        if length == 0:
+            metadata = self.dataplane.model_metadata(name, version)
+            return v2_binary.decode_raw_request(body, metadata, name, version)
+        return v2_binary.decode_request(body, length, name, version, depth)

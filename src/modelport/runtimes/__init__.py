@@ -1,0 +1,46 @@
+"""Runtimes are plug-ins: import strings here, imported only when a model needs one."""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+
+from modelport.runtimes.base import Runtime, RuntimeOptions
+
+RUNTIMES: dict[str, str] = {
+    "onnx": "modelport.runtimes.onnx:OnnxRuntime",
+}
+
+ARTIFACTS: dict[str, str] = {
+    "model.onnx": "onnx",
+}
+"""Default artifact file name → runtime name."""
+
+SUFFIXES: dict[str, str] = {".onnx": "onnx"}
+
+PLATFORMS: dict[str, str] = {"onnxruntime_onnx": "onnx", "onnx": "onnx"}
+"""Config ``platform``/``backend`` values → runtime name."""
+
+__all__ = ["ARTIFACTS", "RUNTIMES", "Runtime", "RuntimeOptions", "detect", "load"]
+
+
+def detect(version_dir: Path, filename: str = "", platform: str = "") -> tuple[str, Path]:
+    """The runtime name and artifact path for a version directory."""
+    if filename:
+        runtime = PLATFORMS.get(platform) or SUFFIXES.get(Path(filename).suffix)
+        if runtime is None:
+            raise ValueError(f"no runtime serves {filename!r}; known: {sorted(SUFFIXES)}")
+        return runtime, version_dir / filename
+    for artifact, runtime in ARTIFACTS.items():
+        if (version_dir / artifact).exists():
+            return runtime, version_dir / artifact
+    raise ValueError(
+        f"version {version_dir.name} has no model file; expected one of {sorted(ARTIFACTS)}"
+    )
+
+
+def load(runtime: str, artifact: Path, options: RuntimeOptions) -> Runtime:
+    """Import the runtime's module (first use only) and load the artifact with it."""
+    module_name, _, class_name = RUNTIMES[runtime].partition(":")
+    cls: type[Runtime] = getattr(importlib.import_module(module_name), class_name)
+    return cls(artifact, options)

@@ -1,0 +1,39 @@
+"""The contract every runtime meets: load from a path, describe itself, infer, unload.
+
+Runtimes are synchronous and batch-major; the registry runs them off the event loop.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+from modelport.tensor import TensorSpec
+
+
+@dataclass(frozen=True)
+class RuntimeOptions:
+    intra_op_threads: int = 0  # 0: the runtime's default
+    inter_op_threads: int = 0
+    parameters: Mapping[str, str | int | float | bool] = field(default_factory=dict)
+    """The model config's ``parameters``, for runtime-specific settings."""
+
+
+class Runtime(Protocol):
+    platform: str
+    inputs: tuple[TensorSpec, ...]
+    outputs: tuple[TensorSpec, ...]
+
+    def __init__(self, artifact: Path, options: RuntimeOptions) -> None: ...
+
+    def infer(
+        self, inputs: Mapping[str, np.ndarray], outputs: Sequence[str]
+    ) -> Mapping[str, np.ndarray]:
+        """Run on a batch; return at least the named outputs."""
+        ...
+
+    def unload(self) -> None: ...

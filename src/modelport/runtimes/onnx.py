@@ -1,0 +1,76 @@
+"""ONNX models on onnxruntime (CPU), always loaded from a path."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import onnxruntime as ort
+
+from modelport.errors import InferenceFailed, InvalidInput
+from modelport.runtimes.base import RuntimeOptions
+from modelport.tensor import TensorSpec, datatype_of_onnx
+
+
+class OnnxRuntime:
+    platform = "onnxruntime_onnx"
+
+    def __init__(self, artifact: Path, options: RuntimeOptions) -> None:
+        self._session = ort.InferenceSession(
+            str(artifact), _session_options(options), providers=["CPUExecutionProvider"]
+        )
+        self.inputs = tuple(_spec(arg) for arg in self._session.get_inputs())
+        self.outputs = tuple(_spec(arg) for arg in self._session.get_outputs())
+        self._strings = {spec.name for spec in self.inputs if spec.datatype == "BYTES"}
+
+    def infer(
+        self, inputs: Mapping[str, np.ndarray], outputs: Sequence[str]
+    ) -> Mapping[str, np.ndarray]:
+        feeds = {name: _feed(array, name in self._strings) for name, array in inputs.items()}
+        try:
+            results = self._session.run(list(outputs), feeds)
+        except ort.capi.onnxruntime_pybind11_state.InvalidArgument as exc:
+            raise InvalidInput(f"onnxruntime rejected the input: {_first_line(exc)}") from exc
+        except (ort.capi.onnxruntime_pybind11_state.Fail, RuntimeError) as exc:
+            raise InferenceFailed(f"onnxruntime failed: {_first_line(exc)}") from exc
+        return dict(zip(outputs, results, strict=True))
+
+    def unload(self) -> None:
+        del self._session
+
+
+def _session_options(options: RuntimeOptions) -> ort.SessionOptions:
+    so = ort.SessionOptions()
+    params = options.parameters
+    so.intra_op_num_threads = int(params.get("intra_op_thread_count", options.intra_op_threads))
+    so.inter_op_num_threads = int(params.get("inter_op_thread_count", options.inter_op_threads))
+    so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    so.log_severity_level = 3
+    return so
+
+
+def _spec(arg: Any) -> TensorSpec:
+    row = datatype_of_onnx(arg.type)
+    if row is None:
+        raise ValueError(f"{arg.name}: ONNX type {arg.type} has no V2 datatype")
+    shape = tuple(dim if isinstance(dim, int) and dim >= 0 else -1 for dim in arg.shape)
+    return TensorSpec(arg.name, row.name, shape)
+
+
+def _feed(array: np.ndarray, is_string: bool) -> np.ndarray:
+    if not is_string:
+        return array
+    try:
+        return np.asarray(np.vectorize(_text, otypes=[object])(array))
+    except UnicodeDecodeError as exc:
+        raise InvalidInput("string input is not valid UTF-8") from exc
+
+
+def _text(item: bytes | str) -> str:
+    return item if isinstance(item, str) else item.decode()
+
+
+def _first_line(exc: Exception) -> str:
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__

@@ -1,0 +1,130 @@
+"""The composition root: builds registry, data plane and HTTP app from ``Settings``.
+
+``Server.start()`` loads the models and starts listening (port 0 picks a free port;
+``http_port`` tells which); ``Server.stop()`` drains: readiness turns false, in-flight
+requests finish within ``exit_timeout_secs``, then the models are unloaded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+
+import uvicorn
+from starlette.applications import Starlette
+
+from modelport import __version__
+from modelport.config import Settings
+from modelport.dataplane import DataPlane
+from modelport.registry import ModelRegistry
+from modelport.repository.layout import ModelProblem, ModelSource, scan, single_file
+from modelport.rest.app import RestOptions, create_app
+from modelport.runtimes import RuntimeOptions
+
+logger = logging.getLogger(__name__)
+
+
+class ServerError(RuntimeError):
+    """The server cannot start as configured."""
+
+
+def discover(settings: Settings) -> list[ModelSource | ModelProblem]:
+    """Every model in every repository root and single file; duplicate names are problems."""
+    found: list[ModelSource | ModelProblem] = []
+    for root in settings.model_repositories:
+        found += scan(Path(root))
+    for path in settings.model_files:
+        file = Path(path)
+        found.append(
+            single_file(file) if file.is_file() else ModelProblem(file.stem, "no such file")
+        )
+    places: dict[str, set[Path]] = {}
+    for item in found:
+        if isinstance(item, ModelSource):
+            places.setdefault(item.name, set()).add(
+                item.model_dir / item.config.default_model_filename
+            )
+    clashes = {name for name, dirs in places.items() if len(dirs) > 1}
+    kept = [item for item in found if item.name not in clashes]
+    return kept + [ModelProblem(name, "model found in several repositories") for name in clashes]
+
+
+class _Uvicorn(uvicorn.Server):
+    """uvicorn without its own signal handling: ``Server`` owns the process's lifecycle."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+class Server:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        options = RuntimeOptions(settings.intra_op_threads, settings.inter_op_threads)
+        self.registry = ModelRegistry(options)
+        self.dataplane = DataPlane(self.registry, __version__, settings.strict_readiness)
+        self.http_port = 0
+        self._uvicorn: _Uvicorn | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    async def load_models(self) -> None:
+        await self.registry.load(discover(self.settings))
+
+    def default_model(self) -> str:
+        names = self.registry.names()
+        chosen = self.settings.default_model
+        if chosen and chosen not in names:
+            raise ServerError(f"--default-model {chosen!r} is not in the repository {names}")
+        return chosen or (names[0] if len(names) == 1 else "")
+
+    def build_app(self) -> Starlette:
+        s = self.settings
+        options = RestOptions(s.max_request_bytes, s.max_json_depth, self.default_model())
+        return create_app(self.dataplane, options)
+
+    async def start(self) -> None:
+        await self.load_models()
+        app = self.build_app()
+        sock = _bind(self.settings.host, self.settings.http_port)
+        self.http_port = sock.getsockname()[1]
+        config = uvicorn.Config(
+            app, lifespan="off", log_config=None, access_log=False, http="httptools",
+            timeout_graceful_shutdown=int(self.settings.exit_timeout_secs), server_header=False,
+        )  # fmt: skip
+        self._uvicorn = _Uvicorn(config)
+        self._task = asyncio.create_task(self._uvicorn.serve(sockets=[sock]))
+        await self._wait_started()
+
+    async def _wait_started(self) -> None:
+        assert self._uvicorn is not None and self._task is not None
+        while not self._uvicorn.started:
+            if self._task.done():
+                self._task.result()
+                raise ServerError("the HTTP server stopped while starting")
+            await asyncio.sleep(0.005)
+
+    async def stop(self) -> None:
+        """Drain and stop; safe to call more than once."""
+        self.dataplane.draining = True
+        if self._uvicorn is not None and self._task is not None:
+            self._uvicorn.should_exit = True
+            await self._task
+            self._uvicorn = self._task = None
+        await asyncio.to_thread(self.registry.close)
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+    sock = socket.socket(family, kind, proto)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind(address)
+    except OSError as exc:
+        sock.close()
+        raise ServerError(f"cannot listen on {host}:{port}: {exc.strerror}") from exc
+    sock.set_inheritable(True)
+    return sock

@@ -1,0 +1,99 @@
+"""The in-memory request and response: one shape per message, which every codec targets."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from modelport.tensor import TensorSpec
+
+Parameters = Mapping[str, str | int | float | bool]
+
+
+@dataclass(frozen=True, slots=True)
+class InferInput:
+    name: str
+    datatype: str
+    data: np.ndarray
+    parameters: Parameters = field(default_factory=dict)
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return tuple(self.data.shape)
+
+
+@dataclass(frozen=True, slots=True)
+class RequestedOutput:
+    name: str
+    binary: bool | None = None
+    """None: follow the request's ``binary_outputs`` default."""
+    parameters: Parameters = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class InferRequest:
+    model_name: str
+    inputs: tuple[InferInput, ...]
+    model_version: str = ""
+    id: str = ""
+    parameters: Parameters = field(default_factory=dict)
+    outputs: tuple[RequestedOutput, ...] = ()
+    binary_outputs: bool = False
+    """Request-level default for outputs that are not listed or say nothing."""
+
+
+@dataclass(frozen=True, slots=True)
+class InferOutput:
+    name: str
+    datatype: str
+    data: np.ndarray
+    binary: bool = False
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return tuple(self.data.shape)
+
+
+@dataclass(frozen=True, slots=True)
+class InferResponse:
+    model_name: str
+    model_version: str
+    outputs: tuple[InferOutput, ...]
+    id: str = ""
+    parameters: Parameters = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class ModelMetadata:
+    name: str
+    platform: str
+    inputs: tuple[TensorSpec, ...]
+    outputs: tuple[TensorSpec, ...]
+    versions: tuple[str, ...] = ()
+    max_batch_size: int = 0
+    """Above 0, dim 0 of every input is the batch and may not exceed this."""
+
+    def input(self, name: str) -> TensorSpec | None:
+        return next((spec for spec in self.inputs if spec.name == name), None)
+
+    def output(self, name: str) -> TensorSpec | None:
+        return next((spec for spec in self.outputs if spec.name == name), None)
+
+
+@dataclass(frozen=True, slots=True)
+class ModelIndexEntry:
+    """One row of the repository index: a model version and its state."""
+
+    name: str
+    version: str
+    state: str
+    reason: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ServerMetadata:
+    name: str
+    version: str
+    extensions: tuple[str, ...]

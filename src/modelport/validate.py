@@ -1,0 +1,62 @@
+"""Check a request against a model's metadata before it reaches the runtime.
+
+Every message names the model and the tensor, in Triton's wording where there is one.
+"""
+
+from __future__ import annotations
+
+from modelport.errors import InvalidInput
+from modelport.tensor import TensorSpec
+from modelport.types import InferInput, InferRequest, ModelMetadata
+
+
+def validate_request(request: InferRequest, metadata: ModelMetadata) -> None:
+    check_input_names(request, metadata)
+    for tensor in request.inputs:
+        spec = metadata.input(tensor.name)
+        assert spec is not None  # check_input_names guarantees it
+        check_input(tensor, spec, metadata)
+    check_outputs(request, metadata)
+
+
+def check_input_names(request: InferRequest, metadata: ModelMetadata) -> None:
+    given = [tensor.name for tensor in request.inputs]
+    expected = [spec.name for spec in metadata.inputs]
+    unknown = [name for name in given if name not in expected]
+    if unknown:
+        raise InvalidInput(
+            f"unexpected inference input(s) {unknown} for model '{metadata.name}'; "
+            f"the model's inputs are {expected}"
+        )
+    missing = [name for name in expected if name not in given]
+    if missing:
+        raise InvalidInput(
+            f"expected {len(expected)} inputs but got {len(given)} inputs for model "
+            f"'{metadata.name}'; missing required input(s) {missing}"
+        )
+
+
+def check_input(tensor: InferInput, spec: TensorSpec, metadata: ModelMetadata) -> None:
+    what = f"input '{tensor.name}' of model '{metadata.name}'"
+    if tensor.datatype != spec.datatype:
+        raise InvalidInput(f"{what}: expected datatype {spec.datatype}, got {tensor.datatype}")
+    shape = tensor.shape
+    if len(shape) != len(spec.shape) or any(
+        want not in (-1, got) for got, want in zip(shape, spec.shape, strict=True)
+    ):
+        raise InvalidInput(f"{what}: expected shape {list(spec.shape)}, got {list(shape)}")
+    if metadata.max_batch_size and shape and shape[0] > metadata.max_batch_size:
+        raise InvalidInput(
+            f"{what}: batch size {shape[0]} exceeds the model's max_batch_size "
+            f"{metadata.max_batch_size}"
+        )
+
+
+def check_outputs(request: InferRequest, metadata: ModelMetadata) -> None:
+    known = [spec.name for spec in metadata.outputs]
+    for output in request.outputs:
+        if output.name not in known:
+            raise InvalidInput(
+                f"unexpected inference output '{output.name}' for model '{metadata.name}'; "
+                f"the model's outputs are {known}"
+            )
