@@ -52,6 +52,10 @@ class DataPlane:
     def model_ready(self, name: str, version: str = "") -> bool:
         return not self.draining and self._registry.is_ready(name, version)
 
+    def require_ready(self, name: str, version: str = "") -> None:
+        """Raise 404/503 for a model that cannot serve, before its request body is decoded."""
+        self._registry.get(name, version)
+
     def model_metadata(self, name: str, version: str = "") -> ModelMetadata:
         model = self._registry.get(name, version)
         versions = tuple(self._registry.ready_versions(name))

@@ -15,7 +15,7 @@ from typing import Any
 import ml_dtypes
 import numpy as np
 
-from modelport.errors import InvalidInput, PayloadTooLarge
+from modelport.errors import InvalidInput
 
 MAX_ELEMENTS = 2**32
 """No tensor may claim more elements than this, whatever its byte size."""
@@ -120,7 +120,7 @@ def element_count(shape: Sequence[int], what: str) -> int:
     for dim in shape:
         count *= dim
     if count > MAX_ELEMENTS:
-        raise PayloadTooLarge(
+        raise InvalidInput(
             f"{what}: shape {list(shape)} has {count} elements; the maximum is {MAX_ELEMENTS}"
         )
     return count
@@ -156,16 +156,40 @@ def _numeric_array(values: Any, row: DataType, what: str) -> np.ndarray:
         raw = np.asarray(values)
     except (ValueError, TypeError) as exc:
         raise InvalidInput(f"{what}: data is ragged or malformed: {exc}") from exc
+    if raw.size and raw.dtype.kind in "fO" and row.json_kinds == _INTS:
+        raw = _big_integers(values, raw, what)
     if raw.size and raw.dtype.kind not in row.json_kinds:
         found = "booleans" if raw.dtype.kind == "b" else f"{raw.dtype.kind!r}-kind values"
         if raw.dtype.kind in "OUS":
             found = "non-numeric values"
         raise InvalidInput(f"{what}: expected {row.name} data, got {found}")
+    if raw.size and row.numpy.kind in _INTS and raw.dtype != row.numpy:
+        _check_range(raw, row, what)
     try:
         with np.errstate(over="raise", invalid="raise"):
             return raw.astype(row.numpy, copy=False)
     except (OverflowError, FloatingPointError, ValueError) as exc:
         raise InvalidInput(f"{what}: value out of range for {row.name}: {exc}") from exc
+
+
+def _check_range(raw: np.ndarray, row: DataType, what: str) -> None:
+    """numpy's integer casts wrap silently (300 → 44 as INT8); refuse instead."""
+    info = np.iinfo(row.numpy)
+    low, high = int(raw.min()), int(raw.max())
+    if low < info.min or high > info.max:
+        bad = low if low < info.min else high
+        raise InvalidInput(f"{what}: value {bad} out of range for {row.name}")
+
+
+def _big_integers(values: Any, raw: np.ndarray, what: str) -> np.ndarray:
+    """Integers beyond int64 (UINT64's top half) make numpy infer float or object; keep them."""
+    items = np.asarray(values, dtype=object).reshape(-1) if raw.dtype.kind == "f" else raw.flat
+    if not all(type(item) is int for item in items):
+        return raw
+    try:
+        return np.asarray(values, dtype=np.uint64)
+    except (OverflowError, ValueError) as exc:
+        raise InvalidInput(f"{what}: integer out of range: {exc}") from exc
 
 
 def _bytes_array(values: Any, what: str) -> np.ndarray:

@@ -83,6 +83,7 @@ class V2Routes:
 
     async def _decode(self, request: Request) -> InferRequest:
         name, version = _target(request)
+        self.dataplane.require_ready(name, version)
         body = await self.ep.body(request)
         length = v2_binary.header_length(request.headers.get(v2_binary.HEADER), len(body))
         depth = self.ep.options.max_json_depth

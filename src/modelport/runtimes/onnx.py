@@ -28,7 +28,7 @@ class OnnxRuntime:
     def infer(
         self, inputs: Mapping[str, np.ndarray], outputs: Sequence[str]
     ) -> Mapping[str, np.ndarray]:
-        feeds = {name: _feed(array, name in self._strings) for name, array in inputs.items()}
+        feeds = {name: _feed(name, array, name in self._strings) for name, array in inputs.items()}
         try:
             results = self._session.run(list(outputs), feeds)
         except ort.capi.onnxruntime_pybind11_state.InvalidArgument as exc:
@@ -59,13 +59,13 @@ def _spec(arg: Any) -> TensorSpec:
     return TensorSpec(arg.name, row.name, shape)
 
 
-def _feed(array: np.ndarray, is_string: bool) -> np.ndarray:
+def _feed(name: str, array: np.ndarray, is_string: bool) -> np.ndarray:
     if not is_string:
         return array
     try:
         return np.asarray(np.vectorize(_text, otypes=[object])(array))
     except UnicodeDecodeError as exc:
-        raise InvalidInput("string input is not valid UTF-8") from exc
+        raise InvalidInput(f"input '{name}': the model takes strings; data is not UTF-8") from exc
 
 
 def _text(item: bytes | str) -> str:

@@ -1,0 +1,65 @@
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx2
+import pytest
+from starlette.applications import Starlette
+
+from modelport.config import Settings
+from modelport.examples import digits
+from modelport.server import Server
+from tests import models
+
+
+@pytest.fixture(scope="session")
+def repository(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return models.build_repository(tmp_path_factory.mktemp("repo"))
+
+
+@pytest.fixture(scope="session")
+def digits_repository(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("digits")
+    digits.build(root)
+    return root
+
+
+async def _app(settings: Settings) -> AsyncIterator[Starlette]:
+    server = Server(settings)
+    await server.load_models()
+    yield server.build_app()
+    await server.stop()
+
+
+async def _client(app: Starlette) -> AsyncIterator[httpx2.AsyncClient]:
+    transport = httpx2.ASGITransport(app=app)
+    async with httpx2.AsyncClient(transport=transport, base_url="http://modelport") as client:
+        yield client
+
+
+@pytest.fixture(scope="session")
+async def repository_app(repository: Path) -> AsyncIterator[Starlette]:
+    settings = Settings(model_repositories=(str(repository),), max_request_bytes=1 << 20)
+    async for app in _app(settings):
+        yield app
+
+
+@pytest.fixture(scope="session")
+async def digits_app(digits_repository: Path) -> AsyncIterator[Starlette]:
+    async for app in _app(Settings(model_repositories=(str(digits_repository),))):
+        yield app
+
+
+@pytest.fixture
+async def client(repository_app: Starlette) -> AsyncIterator[httpx2.AsyncClient]:
+    """In-process REST client over the test repository (several models, one broken)."""
+    async for c in _client(repository_app):
+        yield c
+
+
+@pytest.fixture
+async def digits_client(digits_app: Starlette) -> AsyncIterator[httpx2.AsyncClient]:
+    """In-process REST client serving only the digits demo model."""
+    async for c in _client(digits_app):
+        yield c

@@ -1,0 +1,98 @@
+"""Small ONNX models built with onnx.helper, written into a repository layout for tests."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import onnx
+from onnx import TensorProto, helper, numpy_helper
+
+IDENTITY_TYPES = {
+    "BOOL": TensorProto.BOOL,
+    "UINT8": TensorProto.UINT8,
+    "UINT16": TensorProto.UINT16,
+    "UINT32": TensorProto.UINT32,
+    "UINT64": TensorProto.UINT64,
+    "INT8": TensorProto.INT8,
+    "INT16": TensorProto.INT16,
+    "INT32": TensorProto.INT32,
+    "INT64": TensorProto.INT64,
+    "FP16": TensorProto.FLOAT16,
+    "FP32": TensorProto.FLOAT,
+    "FP64": TensorProto.DOUBLE,
+    "BYTES": TensorProto.STRING,
+}
+
+
+def _save(model: onnx.ModelProto, path: Path) -> Path:
+    model.ir_version = 8
+    onnx.checker.check_model(model)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    onnx.save(model, path)
+    return path
+
+
+def _model(nodes: list[onnx.NodeProto], inputs: list, outputs: list, init: list | None = None):
+    graph = helper.make_graph(nodes, "test", inputs, outputs, init or [])
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+
+
+def identity(path: Path, elem_type: int) -> Path:
+    """``output = input`` with shape [-1, -1]."""
+    model = _model(
+        [helper.make_node("Identity", ["input"], ["output"])],
+        [helper.make_tensor_value_info("input", elem_type, ["batch", "n"])],
+        [helper.make_tensor_value_info("output", elem_type, ["batch", "n"])],
+    )
+    return _save(model, path)
+
+
+def add_sub(path: Path) -> Path:
+    """Triton's classic example: two FP32 [-1, 4] inputs → sum and difference."""
+    spec = ["batch", 4]
+    model = _model(
+        [
+            helper.make_node("Add", ["a", "b"], ["sum"]),
+            helper.make_node("Sub", ["a", "b"], ["diff"]),
+        ],
+        [helper.make_tensor_value_info(n, TensorProto.FLOAT, spec) for n in ("a", "b")],
+        [helper.make_tensor_value_info(n, TensorProto.FLOAT, spec) for n in ("sum", "diff")],
+    )
+    return _save(model, path)
+
+
+def mlp(path: Path, seed: int = 0) -> Path:
+    """784 → 128 ReLU → 10 softmax with random weights (the benchmark's ``mlp``)."""
+    rng = np.random.default_rng(seed)
+    init = [
+        numpy_helper.from_array(rng.normal(0, 0.05, (784, 128)).astype(np.float32), "w1"),
+        numpy_helper.from_array(np.zeros(128, np.float32), "b1"),
+        numpy_helper.from_array(rng.normal(0, 0.05, (128, 10)).astype(np.float32), "w2"),
+        numpy_helper.from_array(np.zeros(10, np.float32), "b2"),
+    ]
+    model = _model(
+        [
+            helper.make_node("Gemm", ["input", "w1", "b1"], ["h"]),
+            helper.make_node("Relu", ["h"], ["r"]),
+            helper.make_node("Gemm", ["r", "w2", "b2"], ["logits"]),
+            helper.make_node("Softmax", ["logits"], ["probabilities"], axis=-1),
+        ],
+        [helper.make_tensor_value_info("input", TensorProto.FLOAT, ["batch", 784])],
+        [helper.make_tensor_value_info("probabilities", TensorProto.FLOAT, ["batch", 10])],
+        init,
+    )
+    return _save(model, path)
+
+
+def build_repository(root: Path) -> Path:
+    """A repository with a model per datatype, add_sub, a multi-version model and a broken one."""
+    for name, elem_type in IDENTITY_TYPES.items():
+        identity(root / f"identity_{name.lower()}" / "1" / "model.onnx", elem_type)
+    add_sub(root / "add_sub" / "1" / "model.onnx")
+    for version in (1, 2, 3):
+        identity(root / "versioned" / str(version) / "model.onnx", TensorProto.FLOAT)
+    (root / "versioned" / "config.yaml").write_text("version_policy: {latest: {num_versions: 2}}\n")
+    (root / "broken" / "1").mkdir(parents=True)
+    (root / "broken" / "1" / "model.onnx").write_bytes(b"this is not an onnx model")
+    return root
