@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import gzip
+import operator
 import struct
 import zlib
 
@@ -103,7 +105,12 @@ async def test_infer_json_flat_and_nested(client: httpx2.AsyncClient) -> None:
         "id": "req-7",
         "inputs": [
             {"name": "a", "datatype": "FP32", "shape": [2, 4], "data": a},
-            {"name": "b", "datatype": "FP32", "shape": [2, 4], "data": sum(b, [])},
+            {
+                "name": "b",
+                "datatype": "FP32",
+                "shape": [2, 4],
+                "data": functools.reduce(operator.iadd, b, []),
+            },
         ],
     }
     response = await client.post("/v2/models/add_sub/infer", json=body)
@@ -283,7 +290,7 @@ async def test_perf_analyzer_style_json_with_full_header_length(
             "inputs": [
                 {"name": "input", "datatype": "FP32", "shape": [1, 784], "data": [0.0] * 784}
             ],
-        }  # fmt: skip
+        }
     )
     response = await digits_client.post(
         "/v2/models/digits/infer", content=body, headers={HEADER: str(len(body))}
@@ -316,7 +323,7 @@ async def test_classification_extension_uses_labels(digits_client: httpx2.AsyncC
     scores = [float(item.split(":")[0]) for item in output["data"]]
     assert scores == sorted(scores, reverse=True)
     for item in output["data"]:
-        score, index, label = item.split(":")
+        _score, index, label = item.split(":")
         assert label == index  # labels.txt holds the digit names 0..9
 
 
