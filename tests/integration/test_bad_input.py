@@ -1,6 +1,6 @@
 """Every malformed, inconsistent or hostile request gets a precise 4xx, and serving goes on.
 
-Cases follow shared/RELIABILITY.md part A (A1–A14) and R1/R2 over V2 JSON and binary.
+Cases follow shared/RELIABILITY.md part A (A1 to A14) and R1/R2 over V2 JSON and binary.
 """
 
 from __future__ import annotations

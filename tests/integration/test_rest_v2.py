@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import functools
 import gzip
-import operator
 import struct
 import zlib
 
@@ -109,7 +107,7 @@ async def test_infer_json_flat_and_nested(client: httpx2.AsyncClient) -> None:
                 "name": "b",
                 "datatype": "FP32",
                 "shape": [2, 4],
-                "data": functools.reduce(operator.iadd, b, []),
+                "data": np.ravel(b).tolist(),
             },
         ],
     }
