@@ -13,7 +13,7 @@ from pathlib import Path
 
 from modelport.config import ConfigError, ModelConfig, load_model_config
 
-_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\-]{0,127}$")
+_NAME = re.compile(r"^[A-Za-z0-9_.\-]{1,128}$")
 _VERSION = re.compile(r"^[1-9][0-9]{0,18}$")
 
 
@@ -39,7 +39,7 @@ class ModelProblem:
 
 def is_valid_name(name: str) -> bool:
     """Model names: letters, digits, ``_ . -``; never a path, never ``.`` or ``..``."""
-    return bool(_NAME.match(name)) and name.strip(".") != ""
+    return bool(_NAME.fullmatch(name)) and name not in (".", "..")
 
 
 def scan(root: Path) -> list[ModelSource | ModelProblem]:

@@ -1,0 +1,78 @@
+"""Real processes: ``modelport serve`` on port 0, found through its port file."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+STARTUP_DEADLINE_S = 60
+
+
+@dataclass
+class RunningServer:
+    process: subprocess.Popen[str]
+    port: int
+
+    @property
+    def url(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def stop(self) -> tuple[int, str]:
+        """SIGTERM, as an orchestrator would; returns the exit code and the output."""
+        self.process.send_signal(signal.SIGTERM)
+        output, _ = self.process.communicate(timeout=30)
+        return self.process.returncode, output
+
+
+def start_server(
+    args: list[str], tmp_path: Path, env: dict[str, str] | None = None
+) -> RunningServer:
+    port_file = tmp_path / f"port-{time.monotonic_ns()}.json"
+    command = [sys.executable, "-m", "modelport", "serve", *args, "--port-file", str(port_file)]
+    process = subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        env={**os.environ, **(env or {})},
+    )  # fmt: skip
+    deadline = time.monotonic() + STARTUP_DEADLINE_S
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise AssertionError(f"server exited: {process.communicate()[0]}")
+        if port_file.exists() and _ready(json.loads(port_file.read_text())["http"]):
+            return RunningServer(process, json.loads(port_file.read_text())["http"])
+        time.sleep(0.05)
+    process.kill()
+    raise AssertionError(
+        f"server not ready after {STARTUP_DEADLINE_S}s: {process.communicate()[0]}"
+    )
+
+
+def _ready(port: int) -> bool:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/v2/health/ready", timeout=2) as r:
+            return bool(r.status == 200)
+    except OSError:
+        return False
+
+
+@pytest.fixture(scope="module")
+def digits_server(
+    digits_repository: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[RunningServer]:
+    server = start_server(
+        ["--model-repository", str(digits_repository), "--http-port", "0"],
+        tmp_path_factory.mktemp("e2e"),
+    )
+    yield server
+    if server.process.poll() is None:
+        server.process.kill()
+        server.process.communicate()

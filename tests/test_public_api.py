@@ -1,0 +1,31 @@
+import modelport
+
+
+def test_public_names_are_pinned() -> None:
+    assert modelport.__all__ == [
+        "DATATYPES",
+        "DataType",
+        "ErrorCode",
+        "InferInput",
+        "InferOutput",
+        "InferRequest",
+        "InferResponse",
+        "ModelConfig",
+        "ModelMetadata",
+        "ModelportError",
+        "RequestedOutput",
+        "Settings",
+        "TensorSpec",
+        "__version__",
+    ]
+    for name in modelport.__all__:
+        assert hasattr(modelport, name)
+
+
+def test_importing_modelport_loads_no_runtime() -> None:
+    import subprocess
+    import sys
+
+    code = "import sys, modelport; print('onnxruntime' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
