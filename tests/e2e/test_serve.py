@@ -78,7 +78,7 @@ def test_tritonclient_sees_clear_errors(digits_server: RunningServer) -> None:
 
 @pytest.mark.skipif(shutil.which("curl") is None, reason="curl is not installed")
 def test_curl_predict(digits_server: RunningServer, digits: tuple[np.ndarray, np.ndarray]) -> None:
-    x, y = digits
+    x, _y = digits
     body = json.dumps({"input": x[:2].tolist()})
     out = subprocess.run(
         ["curl", "-s", f"http://{digits_server.url}/predict", "-d", body],

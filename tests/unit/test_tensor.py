@@ -76,7 +76,7 @@ def test_fp16_overflow_is_refused() -> None:
 
 @given(st.lists(st.binary(max_size=20), max_size=10))
 def test_bytes_pack_round_trip(items: list[bytes]) -> None:
-    array = np.array(items + [b""], dtype=object)[: len(items)]
+    array = np.array([*items, b""], dtype=object)[: len(items)]
     packed = pack_bytes(array)
     assert unpack_bytes(packed, (len(items),), "x").tolist() == items
 

@@ -13,7 +13,7 @@ from hypothesis.extra import numpy as hnp
 
 from modelport.errors import InvalidInput
 from modelport.protocol import jsonbody, v2_binary, v2_json
-from modelport.tensor import TensorSpec
+from modelport.tensor import TensorSpec, datatype_of
 from modelport.types import InferOutput, InferResponse, ModelMetadata
 from tests.data.make_golden import golden_response
 
@@ -68,11 +68,9 @@ def test_json_only_response_has_no_binary_header() -> None:
     )
 )
 def test_binary_request_round_trip(array: np.ndarray) -> None:
-    from modelport.tensor import datatype_of
-
     raw = array.tobytes()
-    header = {"inputs": [{"name": "x", "datatype": datatype_of(array).name,
-                          "shape": list(array.shape), "parameters": {"binary_data_size": len(raw)}}]}  # fmt: skip
+    spec = {"name": "x", "datatype": datatype_of(array).name, "shape": list(array.shape)}
+    header = {"inputs": [{**spec, "parameters": {"binary_data_size": len(raw)}}]}
     head = orjson.dumps(header)
     request = v2_binary.decode_request(head + raw, len(head), "m", "", 100)
     decoded = request.inputs[0].data
