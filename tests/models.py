@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 import onnx
-from onnx import TensorProto, helper, numpy_helper
+from onnx import TensorProto, helper
 
 IDENTITY_TYPES = {
     "BOOL": TensorProto.BOOL,
@@ -58,29 +57,6 @@ def add_sub(path: Path) -> Path:
         ],
         [helper.make_tensor_value_info(n, TensorProto.FLOAT, spec) for n in ("a", "b")],
         [helper.make_tensor_value_info(n, TensorProto.FLOAT, spec) for n in ("sum", "diff")],
-    )
-    return _save(model, path)
-
-
-def mlp(path: Path, seed: int = 0) -> Path:
-    """784 → 128 ReLU → 10 softmax with random weights (the benchmark's ``mlp``)."""
-    rng = np.random.default_rng(seed)
-    init = [
-        numpy_helper.from_array(rng.normal(0, 0.05, (784, 128)).astype(np.float32), "w1"),
-        numpy_helper.from_array(np.zeros(128, np.float32), "b1"),
-        numpy_helper.from_array(rng.normal(0, 0.05, (128, 10)).astype(np.float32), "w2"),
-        numpy_helper.from_array(np.zeros(10, np.float32), "b2"),
-    ]
-    model = _model(
-        [
-            helper.make_node("Gemm", ["input", "w1", "b1"], ["h"]),
-            helper.make_node("Relu", ["h"], ["r"]),
-            helper.make_node("Gemm", ["r", "w2", "b2"], ["logits"]),
-            helper.make_node("Softmax", ["logits"], ["probabilities"], axis=-1),
-        ],
-        [helper.make_tensor_value_info("input", TensorProto.FLOAT, ["batch", 784])],
-        [helper.make_tensor_value_info("probabilities", TensorProto.FLOAT, ["batch", 10])],
-        init,
     )
     return _save(model, path)
 

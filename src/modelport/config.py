@@ -106,9 +106,19 @@ class ModelConfig:
 
 CONFIG_FILES = ("config.yaml", "config.yml", "config.json")
 _KEYS = {
-    "name", "platform", "backend", "max_batch_size", "input", "inputs", "output", "outputs",
-    "version_policy", "label_file", "default_model_filename", "parameters",
-}  # fmt: skip
+    "name",
+    "platform",
+    "backend",
+    "max_batch_size",
+    "input",
+    "inputs",
+    "output",
+    "outputs",
+    "version_policy",
+    "label_file",
+    "default_model_filename",
+    "parameters",
+}
 
 
 def load_model_config(model_dir: Path) -> ModelConfig:

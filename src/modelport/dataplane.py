@@ -81,9 +81,13 @@ class DataPlane:
 
 def _with_versions(metadata: ModelMetadata, versions: tuple[str, ...]) -> ModelMetadata:
     return ModelMetadata(
-        metadata.name, metadata.platform, metadata.inputs, metadata.outputs, versions,
+        metadata.name,
+        metadata.platform,
+        metadata.inputs,
+        metadata.outputs,
+        versions,
         metadata.max_batch_size,
-    )  # fmt: skip
+    )
 
 
 def _output(

@@ -90,8 +90,9 @@ class ModelRegistry:
             record.model = load_model(source, self._options)
         except Exception as exc:  # any load failure marks only this version unavailable
             record.state, record.reason = ModelState.UNAVAILABLE, _reason(exc, source.root)
-            logger.error("model %s version %d failed to load: %s", source.name, source.version,
-                         record.reason)  # fmt: skip
+            logger.error(
+                "model %s version %d failed to load: %s", source.name, source.version, record.reason
+            )
         else:
             record.state = ModelState.READY
 

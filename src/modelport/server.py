@@ -92,9 +92,14 @@ class Server:
         sock = _bind(self.settings.host, self.settings.http_port)
         self.http_port = sock.getsockname()[1]
         config = uvicorn.Config(
-            app, lifespan="off", log_config=None, access_log=False, http="httptools",
-            timeout_graceful_shutdown=int(self.settings.exit_timeout_secs), server_header=False,
-        )  # fmt: skip
+            app,
+            lifespan="off",
+            log_config=None,
+            access_log=False,
+            http="httptools",
+            timeout_graceful_shutdown=int(self.settings.exit_timeout_secs),
+            server_header=False,
+        )
         self._uvicorn = _Uvicorn(config)
         self._task = asyncio.create_task(self._uvicorn.serve(sockets=[sock]))
         await self._wait_started()

@@ -40,9 +40,12 @@ def start_server(
     port_file = tmp_path / f"port-{time.monotonic_ns()}.json"
     command = [sys.executable, "-m", "modelport", "serve", *args, "--port-file", str(port_file)]
     process = subprocess.Popen(
-        command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        command,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
         env={**os.environ, **(env or {})},
-    )  # fmt: skip
+    )
     deadline = time.monotonic() + STARTUP_DEADLINE_S
     while time.monotonic() < deadline:
         if process.poll() is not None:

@@ -82,14 +82,20 @@ def test_curl_predict(digits_server: RunningServer, digits: tuple[np.ndarray, np
     body = json.dumps({"input": x[:2].tolist()})
     out = subprocess.run(
         ["curl", "-s", f"http://{digits_server.url}/predict", "-d", body],
-        capture_output=True, text=True, check=True, timeout=30,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=30,
+    )
     output = np.array(json.loads(out.stdout)["output"])
     assert output.shape == (2, 10)
     bad = subprocess.run(
         ["curl", "-s", "-w", "%{http_code}", f"http://{digits_server.url}/predict", "-d", "{oops"],
-        capture_output=True, text=True, check=True, timeout=30,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=30,
+    )
     assert bad.stdout.endswith("400") and "malformed JSON" in bad.stdout
 
 

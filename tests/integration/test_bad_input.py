@@ -44,8 +44,12 @@ def binary(header: dict, tail: bytes, length: str | None = None) -> tuple[bytes,
 
 
 def bin_input(name: str, size: int, datatype: str = "FP32", shape: Any = (1, 4)) -> dict:
-    return {"name": name, "datatype": datatype, "shape": list(shape),
-            "parameters": {"binary_data_size": size}}  # fmt: skip
+    return {
+        "name": name,
+        "datatype": datatype,
+        "shape": list(shape),
+        "parameters": {"binary_data_size": size},
+    }
 
 
 FOUR_FLOATS = struct.pack("<4f", 1, 2, 3, 4)
@@ -503,8 +507,11 @@ async def test_zero_size_batch_gives_empty_output(client: httpx2.AsyncClient) ->
     response = await client.post(ADD_SUB, json=body)
     assert response.status_code == 200, response.text
     assert response.json()["outputs"][0] == {
-        "name": "sum", "datatype": "FP32", "shape": [0, 4], "data": []
-    }  # fmt: skip
+        "name": "sum",
+        "datatype": "FP32",
+        "shape": [0, 4],
+        "data": [],
+    }
 
 
 async def test_nan_from_the_model_is_valid_json_null(client: httpx2.AsyncClient) -> None:

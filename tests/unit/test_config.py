@@ -13,8 +13,12 @@ from modelport.tensor import TensorSpec
 
 
 def test_settings_env_then_flags() -> None:
-    env = {"MODELPORT_HTTP_PORT": "9001", "MODELPORT_MODEL_REPOSITORIES": "a,b",
-           "MODELPORT_STRICT_READINESS": "false", "MODELPORT_EXIT_TIMEOUT_SECS": "2.5"}  # fmt: skip
+    env = {
+        "MODELPORT_HTTP_PORT": "9001",
+        "MODELPORT_MODEL_REPOSITORIES": "a,b",
+        "MODELPORT_STRICT_READINESS": "false",
+        "MODELPORT_EXIT_TIMEOUT_SECS": "2.5",
+    }
     settings = settings_from(env, http_port=None, host="0.0.0.0")
     assert settings.http_port == 9001
     assert settings.model_repositories == ("a", "b")

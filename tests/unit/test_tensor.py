@@ -23,9 +23,21 @@ from modelport.tensor import (
 
 def test_table_covers_every_v2_datatype() -> None:
     assert set(DATATYPES) == {
-        "BOOL", "UINT8", "UINT16", "UINT32", "UINT64", "INT8", "INT16", "INT32", "INT64",
-        "FP16", "FP32", "FP64", "BF16", "BYTES",
-    }  # fmt: skip
+        "BOOL",
+        "UINT8",
+        "UINT16",
+        "UINT32",
+        "UINT64",
+        "INT8",
+        "INT16",
+        "INT32",
+        "INT64",
+        "FP16",
+        "FP32",
+        "FP64",
+        "BF16",
+        "BYTES",
+    }
     assert DATATYPES["FP16"].itemsize == 2 and DATATYPES["BF16"].itemsize == 2
     assert DATATYPES["BOOL"].itemsize == 1 and DATATYPES["BYTES"].itemsize == 0
     assert DATATYPES["FP32"].tf_name == "DT_FLOAT"

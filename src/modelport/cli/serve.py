@@ -39,8 +39,12 @@ def add_parser(commands: Any, name: str) -> None:
     add("--max-json-depth", type=int, help="deepest JSON nesting accepted (default 100)")
     add("--intra-op-threads", type=int, help="onnxruntime intra-op threads (0: all cores)")
     add("--inter-op-threads", type=int, help="onnxruntime inter-op threads (0: default)")
-    add("--strict-readiness", type=_bool, metavar="BOOL",
-        help="ready only when every model is (default true, as Triton)")  # fmt: skip
+    add(
+        "--strict-readiness",
+        type=_bool,
+        metavar="BOOL",
+        help="ready only when every model is (default true, as Triton)",
+    )
     add("--exit-timeout-secs", type=float, help="drain time on SIGTERM (default 30)")
     add("--port-file", help="write the bound ports here as JSON once serving")
 

@@ -56,8 +56,13 @@ def build(repository: Path, seed: int = 0, max_iter: int = 60) -> dict[str, Any]
         raise RuntimeError(f"ONNX export differs from scikit-learn by {error:.2e}")
     path = write(repository, model)
     accuracy = float(np.mean(np.argmax(_run(model, x_test), axis=1) == y_test))
-    return {"path": str(path), "accuracy": accuracy, "train_seconds": seconds,
-            "test_samples": len(y_test), "parity_max_abs_error": error}  # fmt: skip
+    return {
+        "path": str(path),
+        "accuracy": accuracy,
+        "train_seconds": seconds,
+        "test_samples": len(y_test),
+        "parity_max_abs_error": error,
+    }
 
 
 def to_onnx(weights: list[np.ndarray], biases: list[np.ndarray]) -> onnx.ModelProto:
@@ -71,11 +76,12 @@ def to_onnx(weights: list[np.ndarray], biases: list[np.ndarray]) -> onnx.ModelPr
         helper.make_node("Softmax", ["logits"], [OUTPUT], axis=-1),
     ]
     graph = helper.make_graph(
-        nodes, "digits_mlp",
+        nodes,
+        "digits_mlp",
         [helper.make_tensor_value_info(INPUT, TensorProto.FLOAT, ["batch", 784])],
         [helper.make_tensor_value_info(OUTPUT, TensorProto.FLOAT, ["batch", 10])],
         init,
-    )  # fmt: skip
+    )
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
     model.ir_version = 8
     onnx.checker.check_model(model)

@@ -56,9 +56,10 @@ def test_json_only_response_has_no_binary_header() -> None:
     body, headers = v2_binary.encode_response(response)
     assert v2_binary.HEADER not in headers
     assert orjson.loads(body) == {
-        "model_name": "m", "id": "",
+        "model_name": "m",
+        "id": "",
         "outputs": [{"name": "y", "datatype": "BOOL", "shape": [2], "data": [True, False]}],
-    }  # fmt: skip
+    }
 
 
 @given(
