@@ -1,9 +1,10 @@
-"""A closed-loop HTTP/1.1 load generator on raw asyncio streams (uvloop), loopback only.
+"""Closed-loop HTTP/1.1 load generators for loopback servers.
 
 Each of ``concurrency`` keep-alive connections sends one request, waits for the whole
 response, and sends the next, until the warm-up and the measured window have passed.
-Every loop is bounded in time and stops by itself. Kept minimal so the generator costs
-far less CPU per request than the servers it measures.
+Every loop is bounded in time and stops by itself. ``wrk`` drives the loop when it is
+installed (C, one thread: it costs far less CPU per request than the servers it
+measures); otherwise a minimal asyncio client on uvloop stands in.
 """
 
 from __future__ import annotations
@@ -21,6 +22,18 @@ import numpy as np
 import uvloop
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
+@dataclass(frozen=True)
+class Load:
+    port: int
+    path: str
+    body: bytes
+    headers: dict[str, str]
+    concurrency: int
+    warmup: float = 3.0
+    duration: float = 10.0
+    host: str = "127.0.0.1"
 
 
 @dataclass
@@ -44,16 +57,31 @@ class Result:
         }
 
 
-def http_request(host: str, port: int, path: str, body: bytes, headers: dict[str, str]) -> bytes:
-    lines = [f"POST {path} HTTP/1.1", f"Host: {host}:{port}", f"Content-Length: {len(body)}"]
-    lines += [f"{k}: {v}" for k, v in headers.items()]
-    return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
+def wrk_available() -> bool:
+    return shutil.which("wrk") is not None
 
 
-async def _connection(
-    host: str, port: int, request: bytes, warm_until: float, stop_at: float, result: Result
-) -> None:
-    reader, writer = await asyncio.open_connection(host, port)
+def run(load: Load) -> Result:
+    if load.host not in LOOPBACK:
+        raise ValueError("benchmarks only target loopback addresses")
+    if wrk_available():
+        return _run_wrk(load)
+    return uvloop.run(_run_asyncio(load))
+
+
+# --- asyncio fallback -------------------------------------------------------------------
+
+
+def http_request(load: Load) -> bytes:
+    lines = [f"POST {load.path} HTTP/1.1", f"Host: {load.host}:{load.port}"]
+    lines += [f"Content-Length: {len(load.body)}"]
+    lines += [f"{k}: {v}" for k, v in load.headers.items()]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode() + load.body
+
+
+async def _connection(load: Load, warm_until: float, stop_at: float, result: Result) -> None:
+    request = http_request(load)
+    reader, writer = await asyncio.open_connection(load.host, load.port)
     try:
         while (started := time.perf_counter()) < stop_at:
             writer.write(request)
@@ -73,34 +101,17 @@ def _content_length(head: bytes) -> int:
     return int(head[at : head.index(b"\r\n", at)])
 
 
-async def _run(
-    host: str, port: int, request: bytes, concurrency: int, warmup: float, duration: float
-) -> Result:
-    if host not in LOOPBACK:
-        raise ValueError("benchmarks only target loopback addresses")
+async def _run_asyncio(load: Load) -> Result:
     result = Result()
     now = time.perf_counter()
-    warm_until, stop_at = now + warmup, now + warmup + duration
-    await asyncio.gather(
-        *(_connection(host, port, request, warm_until, stop_at, result) for _ in range(concurrency))
-    )
+    warm_until, stop_at = now + load.warmup, now + load.warmup + load.duration
+    connections = [_connection(load, warm_until, stop_at, result) for _ in range(load.concurrency)]
+    await asyncio.gather(*connections)
     result.seconds = time.perf_counter() - warm_until
     return result
 
 
-def run(
-    port: int,
-    path: str,
-    body: bytes,
-    headers: dict[str, str],
-    concurrency: int,
-    warmup: float = 3.0,
-    duration: float = 10.0,
-    host: str = "127.0.0.1",
-) -> Result:
-    request = http_request(host, port, path, body, headers)
-    return uvloop.run(_run(host, port, request, concurrency, warmup, duration))
-
+# --- wrk ---------------------------------------------------------------------------------
 
 _WRK_SCRIPT = """
 local f = io.open("{body}", "rb")
@@ -112,54 +123,29 @@ f:close()
 _UNITS = {"us": 1e-3, "ms": 1.0, "s": 1e3}
 
 
-def wrk_available() -> bool:
-    return shutil.which("wrk") is not None
-
-
-def run_wrk(
-    port: int,
-    path: str,
-    body: bytes,
-    headers: dict[str, str],
-    concurrency: int,
-    warmup: float = 3.0,
-    duration: float = 10.0,
-    host: str = "127.0.0.1",
-) -> Result:
-    """The same closed loop, driven by wrk (C, one thread): the generator costs far less."""
-    if host not in LOOPBACK:
-        raise ValueError("benchmarks only target loopback addresses")
+def _run_wrk(load: Load) -> Result:
     with tempfile.TemporaryDirectory() as tmp:
-        Path(tmp, "body").write_bytes(body)
-        lines = "\n".join(f'wrk.headers["{k}"] = "{v}"' for k, v in headers.items())
+        Path(tmp, "body").write_bytes(load.body)
+        lines = "\n".join(f'wrk.headers["{k}"] = "{v}"' for k, v in load.headers.items())
         script = Path(tmp, "post.lua")
         script.write_text(_WRK_SCRIPT.format(body=Path(tmp, "body"), headers=lines))
-        url = f"http://{host}:{port}{path}"
-        warm = _wrk(url, script, concurrency, warmup) if warmup else Result()
-        result = _wrk(url, script, concurrency, duration)
+        url = f"http://{load.host}:{load.port}{load.path}"
+        warm = _wrk(url, script, load.concurrency, load.warmup) if load.warmup else Result()
+        result = _wrk(url, script, load.concurrency, load.duration)
     result.all_requests = result.requests + warm.requests
     return result
 
 
 def _wrk(url: str, script: Path, concurrency: int, seconds: float) -> Result:
-    command = [
-        "wrk",
-        "-t1",
-        f"-c{concurrency}",
-        f"-d{max(seconds, 1):.0f}s",
-        "--latency",
-        "-s",
-        str(script),
-        url,
-    ]
+    duration = f"-d{max(seconds, 1):.0f}s"
+    command = ["wrk", "-t1", f"-c{concurrency}", duration, "--latency", "-s", str(script), url]
     out = subprocess.run(command, capture_output=True, text=True, check=True).stdout
     result = Result(seconds=max(seconds, 1))
     result.requests = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     result.errors = int(errors.group(1)) if errors else 0
-    result.percentiles = {
-        int(p): float(v) * _UNITS[u] for p, v, u in re.findall(r"(\d+)%\s+([\d.]+)(us|ms|s)\b", out)
-    }
+    found = re.findall(r"(\d+)%\s+([\d.]+)(us|ms|s)\b", out)
+    result.percentiles = {int(p): float(v) * _UNITS[u] for p, v, u in found}
     rate = re.search(r"Requests/sec:\s+([\d.]+)", out)
     result.seconds = result.requests / float(rate.group(1)) if rate else result.seconds
     return result

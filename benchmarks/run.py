@@ -114,8 +114,7 @@ def measure(pid: int, port: int, scenario: Scenario, timing: tuple[float, float]
     _, path, kind, concurrency = scenario
     _, body, headers = bodies(SAMPLE)[kind]
     before = cpu_seconds(pid)
-    generate = load.run_wrk if load.wrk_available() else load.run
-    result = generate(port, path, body, headers, concurrency, *timing)
+    result = load.run(load.Load(port, path, body, headers, concurrency, *timing))
     cpu = cpu_seconds(pid) - before
     summary = result.summary()
     summary["cpu_us_per_req"] = cpu / max(result.all_requests, 1) * 1e6
