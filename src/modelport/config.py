@@ -38,6 +38,14 @@ class Settings:
     strict_readiness: bool = True
     exit_timeout_secs: float = 30.0
     port_file: str = ""
+    grpc_port: int = 8001
+    grpc_max_message_bytes: int = DEFAULT_MAX_REQUEST_BYTES
+    allow_grpc: bool = True
+    model_control_mode: str = "none"  # none | poll | explicit, as Triton
+    repository_poll_secs: float = 15.0
+    load_models: tuple[str, ...] = ()
+    default_max_batch_size: int = 1024
+    """max_batch_size for batchable models whose config does not set one."""
 
 
 def settings_from(env: Mapping[str, str], **flags: Any) -> Settings:

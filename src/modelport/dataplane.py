@@ -6,11 +6,14 @@ comes back. Nothing in this module sees bytes, headers or status codes.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from modelport.errors import InferenceFailed, InvalidInput
+from modelport.config import ModelConfig
+from modelport.control import ModelControl
+from modelport.errors import InferenceFailed, InvalidInput, ModelNotFound
 from modelport.registry import LoadedModel, ModelRegistry
 from modelport.tensor import datatype_of
 from modelport.types import (
@@ -21,16 +24,32 @@ from modelport.types import (
     ModelMetadata,
     RequestedOutput,
     ServerMetadata,
+    VersionStats,
 )
 from modelport.validate import validate_request
 
 SERVER_NAME = "modelport"
-EXTENSIONS = ("binary_tensor_data", "classification", "model_repository", "parameters")
+EXTENSIONS = (
+    "binary_tensor_data",
+    "classification",
+    "model_configuration",
+    "model_repository",
+    "model_repository(unload_dependents)",
+    "parameters",
+    "statistics",
+)
 
 
 class DataPlane:
-    def __init__(self, registry: ModelRegistry, version: str, strict_readiness: bool = True):
+    def __init__(
+        self,
+        registry: ModelRegistry,
+        control: ModelControl,
+        version: str,
+        strict_readiness: bool = True,
+    ) -> None:
         self._registry = registry
+        self._control = control
         self._version = version
         self._strict = strict_readiness
         self.draining = False
@@ -58,7 +77,7 @@ class DataPlane:
 
     def model_metadata(self, name: str, version: str = "") -> ModelMetadata:
         model = self._registry.get(name, version)
-        versions = tuple(self._registry.ready_versions(name))
+        versions = tuple(m.version for m in self._registry.ready_models(name))
         return _with_versions(model.metadata, versions)
 
     def repository_index(self, ready_only: bool = False) -> list[ModelIndexEntry]:
@@ -68,15 +87,65 @@ class DataPlane:
     def model_names(self) -> list[str]:
         return self._registry.names()
 
+    def model_config(self, name: str, version: str = "") -> tuple[ModelMetadata, ModelConfig]:
+        model = self._registry.get(name, version)
+        return model.metadata, model.config
+
+    def statistics(self, name: str = "", version: str = "") -> list[VersionStats]:
+        """Statistics of one version, of every ready version of a model, or of all models."""
+        if version:
+            models = [self._registry.get(name, version)]
+        else:
+            if name and name not in self._registry.names():
+                raise ModelNotFound(f"unknown model '{name}'")
+            models = self._registry.ready_models(name)
+        return [VersionStats(m.metadata.name, m.version, m.stats) for m in models]
+
+    @property
+    def control_mode(self) -> str:
+        return self._control.mode
+
+    async def load_model(self, name: str) -> None:
+        await self._control.load(name)
+
+    async def unload_model(self, name: str) -> None:
+        await self._control.unload(name)
+
     async def infer(self, request: InferRequest) -> InferResponse:
+        started = time.perf_counter_ns()
         model = self._registry.get(request.model_name, request.model_version)
-        metadata = model.metadata
-        validate_request(request, metadata)
-        wanted = request.outputs or tuple(RequestedOutput(spec.name) for spec in metadata.outputs)
-        inputs = {tensor.name: tensor.data for tensor in request.inputs}
-        results = await model.run(inputs, [output.name for output in wanted])
-        outputs = tuple(_output(o, results, request, model) for o in wanted)
-        return InferResponse(metadata.name, model.version, outputs, id=request.id)
+        try:
+            return await _infer(model, request, started)
+        except Exception:
+            model.stats.fail.add(time.perf_counter_ns() - started)
+            raise
+
+
+async def _infer(model: LoadedModel, request: InferRequest, started: int) -> InferResponse:
+    metadata = model.metadata
+    validate_request(request, metadata)
+    wanted = request.outputs or tuple(RequestedOutput(spec.name) for spec in metadata.outputs)
+    inputs = {tensor.name: tensor.data for tensor in request.inputs}
+    prepared = time.perf_counter_ns()
+    results = await model.run(inputs, [output.name for output in wanted])
+    ran = time.perf_counter_ns()
+    outputs = tuple(_output(o, results, request, model) for o in wanted)
+    done = time.perf_counter_ns()
+    _record(model, request, started, prepared, ran, done)
+    return InferResponse(metadata.name, model.version, outputs, id=request.id)
+
+
+def _record(
+    model: LoadedModel, request: InferRequest, started: int, prepared: int, ran: int, done: int
+) -> None:
+    stats = model.stats
+    stats.compute_input.add(prepared - started)
+    stats.compute_output.add(done - ran)
+    stats.success.add(done - started)
+    stats.execution_count += 1
+    batched = model.metadata.max_batch_size > 0 and request.inputs[0].data.ndim > 0
+    stats.inference_count += int(request.inputs[0].data.shape[0]) if batched else 1
+    stats.last_inference_ms = time.time_ns() // 1_000_000
 
 
 def _with_versions(metadata: ModelMetadata, versions: tuple[str, ...]) -> ModelMetadata:

@@ -11,6 +11,8 @@ Hierarchy::
     ├── UnsupportedMediaType  UNSUPPORTED_MEDIA  a content type we never parse (pickle, multipart)
     ├── ModelNotFound         NOT_FOUND          no such model or version
     ├── ModelNotReady         UNAVAILABLE        model exists but cannot serve now
+    ├── ManagementDisabled    PERMISSION_DENIED  load/unload asked for outside explicit mode
+    ├── LoadFailed            FAILED_PRECONDITION an explicit load did not produce a ready model
     ├── Unsupported           UNIMPLEMENTED      a protocol feature we do not offer
     ├── ModelLoadError        INTERNAL           a model failed to load (kept as its reason)
     └── InferenceFailed       INTERNAL           the runtime failed on a valid request
@@ -27,6 +29,8 @@ class ErrorCode(enum.Enum):
     UNSUPPORTED_MEDIA = "UNSUPPORTED_MEDIA"
     NOT_FOUND = "NOT_FOUND"
     UNAVAILABLE = "UNAVAILABLE"
+    PERMISSION_DENIED = "PERMISSION_DENIED"
+    FAILED_PRECONDITION = "FAILED_PRECONDITION"
     UNIMPLEMENTED = "UNIMPLEMENTED"
     INTERNAL = "INTERNAL"
 
@@ -59,6 +63,14 @@ class ModelNotFound(ModelportError):
 
 class ModelNotReady(ModelportError):
     code = ErrorCode.UNAVAILABLE
+
+
+class ManagementDisabled(ModelportError):
+    code = ErrorCode.PERMISSION_DENIED
+
+
+class LoadFailed(ModelportError):
+    code = ErrorCode.FAILED_PRECONDITION
 
 
 class Unsupported(ModelportError):

@@ -1,9 +1,12 @@
 """What is loaded: model versions, their states, and the runtimes serving them.
 
-``repository`` says what exists on storage; the registry loads it through
-``runtimes``, keeps each version's state (READY, or UNAVAILABLE with its reason) and
-hands the data plane a :class:`LoadedModel` to run. Runtimes are synchronous: each
-model gets its own executor, and this is the one place where a call leaves the loop.
+``repository`` says what exists on storage; the registry loads it through ``runtimes``
+and keeps each version's state (READY, or UNAVAILABLE with its reason). Changes are
+applied atomically: a new or changed version is loaded and checked beside the one that
+serves, then swapped in with one assignment on the event loop; a failed reload leaves
+the old version serving; a retired version finishes its in-flight requests before it is
+closed. Runtimes are synchronous: each model has its own executor, and ``run`` is the one
+place where a call leaves the loop.
 """
 
 from __future__ import annotations
@@ -11,7 +14,8 @@ from __future__ import annotations
 import asyncio
 import enum
 import logging
-from collections.abc import Mapping, Sequence
+import time
+from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -19,13 +23,17 @@ from pathlib import Path
 import numpy as np
 
 from modelport import runtimes
+from modelport.config import ModelConfig
 from modelport.errors import InvalidInput, ModelNotFound, ModelNotReady
 from modelport.repository.layout import ModelProblem, ModelSource, contained
 from modelport.runtimes import Runtime, RuntimeOptions
 from modelport.tensor import TensorSpec
-from modelport.types import ModelIndexEntry, ModelMetadata
+from modelport.types import ModelIndexEntry, ModelMetadata, ModelStats
 
 logger = logging.getLogger(__name__)
+
+Found = Sequence[ModelSource | ModelProblem]
+DRAIN_POLL_S = 0.005
 
 
 class ModelState(enum.Enum):
@@ -36,12 +44,15 @@ class ModelState(enum.Enum):
 
 @dataclass
 class LoadedModel:
-    """A model version ready to run: its metadata, its runtime and its executor."""
+    """A model version ready to run: its metadata, runtime, executor and statistics."""
 
     metadata: ModelMetadata
     version: str
     runtime: Runtime
+    config: ModelConfig = field(default_factory=ModelConfig)
     labels: Mapping[str, Sequence[str]] = field(default_factory=dict)
+    stats: ModelStats = field(default_factory=ModelStats)
+    inflight: int = 0
     executor: ThreadPoolExecutor = field(
         default_factory=lambda: ThreadPoolExecutor(1, thread_name_prefix="modelport-model")
     )
@@ -49,8 +60,33 @@ class LoadedModel:
     async def run(
         self, inputs: Mapping[str, np.ndarray], outputs: Sequence[str]
     ) -> Mapping[str, np.ndarray]:
+        """Run in the model's executor; queue and compute times go into ``stats``."""
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self.executor, self.runtime.infer, inputs, outputs)
+        self.inflight += 1
+        try:
+            submitted = time.perf_counter_ns()
+            result, started, ended = await loop.run_in_executor(
+                self.executor, self._timed, inputs, outputs
+            )
+        finally:
+            self.inflight -= 1
+        self.stats.queue.add(started - submitted)
+        self.stats.compute_infer.add(ended - started)
+        return result
+
+    def _timed(
+        self, inputs: Mapping[str, np.ndarray], outputs: Sequence[str]
+    ) -> tuple[Mapping[str, np.ndarray], int, int]:
+        started = time.perf_counter_ns()
+        result = self.runtime.infer(inputs, outputs)
+        return result, started, time.perf_counter_ns()
+
+    async def drain(self, timeout: float) -> None:
+        """Wait (bounded) for in-flight requests, then release the runtime."""
+        deadline = time.monotonic() + timeout
+        while self.inflight and time.monotonic() < deadline:
+            await asyncio.sleep(DRAIN_POLL_S)
+        await asyncio.to_thread(self.close)
 
     def close(self) -> None:
         self.executor.shutdown(wait=True)
@@ -59,42 +95,104 @@ class LoadedModel:
 
 @dataclass
 class VersionRecord:
-    name: str
     version: int
     state: ModelState
     reason: str = ""
     model: LoadedModel | None = None
+    fingerprint: tuple[tuple[str, int, int], ...] = ()
+
+
+@dataclass
+class ModelRecord:
+    versions: dict[int, VersionRecord] = field(default_factory=dict)
+    problem: str = ""
+    unloaded: bool = False
 
 
 class ModelRegistry:
-    def __init__(self, options: RuntimeOptions) -> None:
+    def __init__(
+        self, options: RuntimeOptions, default_max_batch: int = 0, drain_timeout: float = 30.0
+    ) -> None:
         self._options = options
-        self._versions: dict[str, dict[int, VersionRecord]] = {}
-        self._problems: dict[str, str] = {}
+        self._default_max_batch = default_max_batch
+        self._drain_timeout = drain_timeout
+        self._models: dict[str, ModelRecord] = {}
+        self._lock = asyncio.Lock()
 
-    async def load(self, found: Sequence[ModelSource | ModelProblem]) -> None:
-        """Load every source (in threads, concurrently); failures are kept as reasons."""
-        sources = [item for item in found if isinstance(item, ModelSource)]
-        for item in found:
-            if isinstance(item, ModelProblem):
-                self._problems[item.name] = item.reason
-                logger.error("model %s is unavailable: %s", item.name, item.reason)
-        for source in sources:
-            records = self._versions.setdefault(source.name, {})
-            records[source.version] = VersionRecord(source.name, source.version, ModelState.LOADING)
-        await asyncio.gather(*(asyncio.to_thread(self._load_one, s) for s in sources))
+    # --- changes ----------------------------------------------------------------------
 
-    def _load_one(self, source: ModelSource) -> None:
-        record = self._versions[source.name][source.version]
-        try:
-            record.model = load_model(source, self._options)
-        except Exception as exc:  # any load failure marks only this version unavailable
-            record.state, record.reason = ModelState.UNAVAILABLE, _reason(exc, source.root)
-            logger.error(
-                "model %s version %d failed to load: %s", source.name, source.version, record.reason
+    async def load(self, found: Found) -> None:
+        """Initial load: every source, concurrently; failures are kept as reasons."""
+        await self.apply(found, names=None)
+
+    async def apply(self, found: Found, names: Iterable[str] | None = None) -> None:
+        """Make the loaded set match ``found`` for ``names`` (None: every model, and models
+        absent from ``found`` are unloaded)."""
+        async with self._lock:
+            wanted = set(names) if names is not None else None
+            by_name = _group(found)
+            scope = set(by_name) if wanted is None else wanted
+            if wanted is None:
+                scope |= {n for n, r in self._models.items() if not r.unloaded}
+            await asyncio.gather(*(self._apply_model(n, by_name.get(n, [])) for n in scope))
+
+    async def unload(self, name: str) -> None:
+        async with self._lock:
+            if name not in self._models:
+                raise ModelNotFound(f"unknown model '{name}'")
+            await self._apply_model(name, [])
+
+    async def _apply_model(self, name: str, items: list[ModelSource | ModelProblem]) -> None:
+        record = self._models.setdefault(name, ModelRecord())
+        problems = [item.reason for item in items if isinstance(item, ModelProblem)]
+        sources = {item.version: item for item in items if isinstance(item, ModelSource)}
+        if problems and _has_ready(record):
+            record.problem = f"reload failed: {problems[0]}; serving the loaded versions"
+            logger.error("model %s: %s", name, record.problem)
+            return
+        record.problem = problems[0] if problems else ""
+        record.unloaded = not items
+        retired = [v for v in record.versions if v not in sources]
+        await asyncio.gather(*(self._load_version(record, s) for s in sources.values()))
+        await asyncio.gather(*(self._retire(record, v) for v in retired))
+
+    async def _load_version(self, record: ModelRecord, source: ModelSource) -> None:
+        current = record.versions.get(source.version)
+        if current is not None and current.fingerprint == source.fingerprint and current.model:
+            return
+        if current is None:
+            current = record.versions[source.version] = VersionRecord(
+                source.version, ModelState.LOADING
             )
+        try:
+            model = await asyncio.to_thread(
+                load_model, source, self._options, self._default_max_batch
+            )
+        except Exception as exc:  # any load failure stays with this version
+            self._load_failed(source, current, _reason(exc, source.root))
+            return
+        previous = current.model
+        current.model, current.state, current.reason = model, ModelState.READY, ""
+        current.fingerprint = source.fingerprint
+        logger.info("model %s version %d is ready", source.name, source.version)
+        if previous is not None:
+            await previous.drain(self._drain_timeout)
+
+    def _load_failed(self, source: ModelSource, current: VersionRecord, reason: str) -> None:
+        current.fingerprint = source.fingerprint
+        if current.model is not None:
+            current.reason = f"reload failed: {reason}; serving the previous load"
         else:
-            record.state = ModelState.READY
+            current.state, current.reason = ModelState.UNAVAILABLE, reason
+        logger.error("model %s version %d: %s", source.name, source.version, current.reason)
+
+    async def _retire(self, record: ModelRecord, version: int) -> None:
+        retired = record.versions.pop(version)
+        if retired.model is not None:
+            logger.info("unloading version %d", version)
+            await retired.model.drain(self._drain_timeout)
+
+    # --- lookups ----------------------------------------------------------------------
 
     def get(self, name: str, version: str = "") -> LoadedModel:
         """The version asked for, or the newest ready one; 404 and 503 as Triton answers."""
@@ -105,24 +203,31 @@ class ModelRegistry:
         return record.model
 
     def _record(self, name: str, version: str) -> VersionRecord:
-        records = self._versions.get(name)
-        if not records:
-            if name in self._problems:
-                raise ModelNotReady(f"model '{name}' is not ready: {self._problems[name]}")
+        model = self._models.get(name)
+        if model is None:
             raise ModelNotFound(f"unknown model '{name}'")
+        if not model.versions:
+            why = "it is unloaded" if model.unloaded and not model.problem else model.problem
+            raise ModelNotReady(f"model '{name}' is not ready: {why}")
         if not version:
-            ready = [r for r in records.values() if r.state is ModelState.READY]
-            return max(ready or records.values(), key=lambda r: r.version)
+            ready = [r for r in model.versions.values() if r.state is ModelState.READY]
+            return max(ready or model.versions.values(), key=lambda r: r.version)
         if not version.isdigit():
             raise InvalidInput(f"model version must be a positive integer, got {version!r}")
-        record = records.get(int(version))
+        record = model.versions.get(int(version))
         if record is None:
             raise ModelNotFound(f"unknown version {version} of model '{name}'")
         return record
 
-    def ready_versions(self, name: str) -> list[str]:
-        records = self._versions.get(name, {})
-        return [str(v) for v, r in sorted(records.items()) if r.state is ModelState.READY]
+    def ready_models(self, name: str = "") -> list[LoadedModel]:
+        """Every ready version (of one model, or of all), oldest first."""
+        names = [name] if name else sorted(self._models)
+        return [
+            r.model
+            for n in names
+            for _, r in sorted(self._models.get(n, ModelRecord()).versions.items())
+            if r.state is ModelState.READY and r.model is not None
+        ]
 
     def is_ready(self, name: str, version: str = "") -> bool:
         try:
@@ -132,32 +237,47 @@ class ModelRegistry:
         return True
 
     def names(self) -> list[str]:
-        return sorted(set(self._versions) | set(self._problems))
+        return sorted(self._models)
 
     def all_ready(self) -> bool:
-        states = [r.state for v in self._versions.values() for r in v.values()]
-        return not self._problems and all(s is ModelState.READY for s in states)
+        """Every model meant to be loaded is ready (unloaded models do not count)."""
+        active = [m for m in self._models.values() if not m.unloaded]
+        return all(
+            not m.problem and all(r.state is ModelState.READY for r in m.versions.values())
+            for m in active
+        )
 
     def index(self) -> list[ModelIndexEntry]:
-        entries = [
-            ModelIndexEntry(name, "", "UNAVAILABLE", why) for name, why in self._problems.items()
-        ]
-        for name, records in self._versions.items():
-            entries += [
-                ModelIndexEntry(name, str(r.version), r.state.value, r.reason)
-                for r in records.values()
-            ]
-        return sorted(entries, key=lambda e: (e.name, e.version))
+        entries = []
+        for name, model in sorted(self._models.items()):
+            if not model.versions:
+                reason = model.problem or ("unloaded" if model.unloaded else "")
+                entries.append(ModelIndexEntry(name, "", "UNAVAILABLE", reason))
+            for version, r in sorted(model.versions.items()):
+                reason = r.reason or model.problem
+                entries.append(ModelIndexEntry(name, str(version), r.state.value, reason))
+        return entries
 
     def close(self) -> None:
-        for records in self._versions.values():
-            for record in records.values():
+        for model in self._models.values():
+            for record in model.versions.values():
                 if record.model is not None:
                     record.model.close()
                     record.model = None
 
 
-def load_model(source: ModelSource, options: RuntimeOptions) -> LoadedModel:
+def _group(found: Found) -> dict[str, list[ModelSource | ModelProblem]]:
+    grouped: dict[str, list[ModelSource | ModelProblem]] = {}
+    for item in found:
+        grouped.setdefault(item.name, []).append(item)
+    return grouped
+
+
+def _has_ready(record: ModelRecord) -> bool:
+    return any(r.state is ModelState.READY for r in record.versions.values())
+
+
+def load_model(source: ModelSource, options: RuntimeOptions, default_max_batch: int) -> LoadedModel:
     """Load one version: find its artifact, check its path, start the runtime, merge config."""
     config = source.config
     kind, artifact = runtimes.detect(
@@ -167,15 +287,27 @@ def load_model(source: ModelSource, options: RuntimeOptions) -> LoadedModel:
     if not artifact.exists():
         raise FileNotFoundError(f"{artifact.name} not found in version {source.version}")
     runtime = runtimes.load(kind, artifact, replace(options, parameters=config.parameters))
+    inputs = _merged(runtime.inputs, config.inputs, "input")
+    outputs = _merged(runtime.outputs, config.outputs, "output")
     metadata = ModelMetadata(
         name=source.name,
         platform=runtime.platform,
-        inputs=_merged(runtime.inputs, config.inputs, "input"),
-        outputs=_merged(runtime.outputs, config.outputs, "output"),
-        max_batch_size=config.max_batch_size or 0,
+        inputs=inputs,
+        outputs=outputs,
+        max_batch_size=_max_batch(config, inputs, outputs, default_max_batch),
     )
     labels = _labels(source, metadata)
-    return LoadedModel(metadata, str(source.version), runtime, labels)
+    return LoadedModel(metadata, str(source.version), runtime, config, labels)
+
+
+def _max_batch(
+    config: ModelConfig, inputs: Sequence[TensorSpec], outputs: Sequence[TensorSpec], default: int
+) -> int:
+    """The configured limit; else ``default`` when dim 0 of every tensor is variable."""
+    if config.max_batch_size is not None:
+        return config.max_batch_size
+    batchable = all(spec.shape and spec.shape[0] == -1 for spec in (*inputs, *outputs))
+    return default if batchable else 0
 
 
 def _merged(

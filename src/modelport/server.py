@@ -12,16 +12,15 @@ import contextlib
 import logging
 import socket
 from collections.abc import Iterator
-from pathlib import Path
 
 import uvicorn
 from starlette.applications import Starlette
 
 from modelport import __version__
 from modelport.config import Settings
+from modelport.control import ModelControl
 from modelport.dataplane import DataPlane
 from modelport.registry import ModelRegistry
-from modelport.repository.layout import ModelProblem, ModelSource, scan, single_file
 from modelport.rest.app import RestOptions, create_app
 from modelport.runtimes import RuntimeOptions
 
@@ -30,27 +29,6 @@ logger = logging.getLogger(__name__)
 
 class ServerError(RuntimeError):
     """The server cannot start as configured."""
-
-
-def discover(settings: Settings) -> list[ModelSource | ModelProblem]:
-    """Every model in every repository root and single file; duplicate names are problems."""
-    found: list[ModelSource | ModelProblem] = []
-    for root in settings.model_repositories:
-        found += scan(Path(root))
-    for path in settings.model_files:
-        file = Path(path)
-        found.append(
-            single_file(file) if file.is_file() else ModelProblem(file.stem, "no such file")
-        )
-    places: dict[str, set[Path]] = {}
-    for item in found:
-        if isinstance(item, ModelSource):
-            places.setdefault(item.name, set()).add(
-                item.model_dir / item.config.default_model_filename
-            )
-    clashes = {name for name, dirs in places.items() if len(dirs) > 1}
-    kept = [item for item in found if item.name not in clashes]
-    return kept + [ModelProblem(name, "model found in several repositories") for name in clashes]
 
 
 class _Uvicorn(uvicorn.Server):
@@ -65,14 +43,19 @@ class Server:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         options = RuntimeOptions(settings.intra_op_threads, settings.inter_op_threads)
-        self.registry = ModelRegistry(options)
-        self.dataplane = DataPlane(self.registry, __version__, settings.strict_readiness)
+        self.registry = ModelRegistry(
+            options, settings.default_max_batch_size, settings.exit_timeout_secs
+        )
+        self.control = ModelControl(settings, self.registry)
+        self.dataplane = DataPlane(
+            self.registry, self.control, __version__, settings.strict_readiness
+        )
         self.http_port = 0
         self._uvicorn: _Uvicorn | None = None
         self._task: asyncio.Task[None] | None = None
 
     async def load_models(self) -> None:
-        await self.registry.load(discover(self.settings))
+        await self.control.start()
 
     def default_model(self) -> str:
         names = self.registry.names()

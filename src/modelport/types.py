@@ -97,3 +97,35 @@ class ServerMetadata:
     name: str
     version: str
     extensions: tuple[str, ...]
+
+
+@dataclass(slots=True)
+class Duration:
+    count: int = 0
+    ns: int = 0
+
+    def add(self, ns: int, count: int = 1) -> None:
+        self.count += count
+        self.ns += ns
+
+
+@dataclass(slots=True)
+class ModelStats:
+    """Triton's per-version inference statistics; updated on the event loop only."""
+
+    success: Duration = field(default_factory=Duration)
+    fail: Duration = field(default_factory=Duration)
+    queue: Duration = field(default_factory=Duration)
+    compute_input: Duration = field(default_factory=Duration)
+    compute_infer: Duration = field(default_factory=Duration)
+    compute_output: Duration = field(default_factory=Duration)
+    inference_count: int = 0  # samples (batch rows)
+    execution_count: int = 0  # runtime calls
+    last_inference_ms: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class VersionStats:
+    name: str
+    version: str
+    stats: ModelStats

@@ -9,7 +9,8 @@ import pytest
 from onnx import TensorProto
 
 from modelport.config import Settings
-from modelport.server import Server, ServerError, discover
+from modelport.control import discover
+from modelport.server import Server, ServerError
 from tests import models
 
 

@@ -17,6 +17,9 @@ _NAME = re.compile(r"^[A-Za-z0-9_.\-]{1,128}$")
 _VERSION = re.compile(r"^[1-9][0-9]{0,18}$")
 
 
+Fingerprint = tuple[tuple[str, int, int], ...]
+
+
 @dataclass(frozen=True)
 class ModelSource:
     """One version of one model, as found on storage."""
@@ -27,6 +30,9 @@ class ModelSource:
     model_dir: Path
     version_dir: Path
     config: ModelConfig = field(default_factory=ModelConfig)
+    fingerprint: Fingerprint = ()
+    """(path, size, mtime) of the version's files and the model's config files: a change
+    here means the version must be reloaded."""
 
 
 @dataclass(frozen=True)
@@ -66,20 +72,36 @@ def scan_model(root: Path, model_dir: Path) -> list[ModelSource | ModelProblem]:
     selected = config.version_policy.select(versions)
     if not selected:
         return [ModelProblem(name, f"no version directories in {model_dir.name}/ match its policy")]
-    return [ModelSource(name, v, root, model_dir, model_dir / str(v), config) for v in selected]
+    shared = fingerprint([p for p in model_dir.iterdir() if p.is_file()])
+    return [_source(name, v, root, model_dir, config, shared) for v in selected]
+
+
+def _source(
+    name: str, version: int, root: Path, model_dir: Path, config: ModelConfig, shared: Fingerprint
+) -> ModelSource:
+    version_dir = model_dir / str(version)
+    files = fingerprint(sorted(version_dir.rglob("*")))
+    return ModelSource(name, version, root, model_dir, version_dir, config, shared + files)
+
+
+def fingerprint(paths: list[Path]) -> Fingerprint:
+    """Name, size and modification time of each file: cheap, and enough to see a change."""
+    found = []
+    for path in paths:
+        try:
+            info = path.stat()
+        except OSError:  # vanished between listing and stat: the next scan sees it
+            continue
+        if path.is_file():
+            found.append((str(path), info.st_size, info.st_mtime_ns))
+    return tuple(found)
 
 
 def single_file(path: Path) -> ModelSource:
     """``modelport serve model.onnx``: one file served as version 1 of a model named by its stem."""
     name = path.stem if is_valid_name(path.stem) else "model"
-    return ModelSource(
-        name,
-        1,
-        path.parent,
-        path.parent,
-        path.parent,
-        ModelConfig(default_model_filename=path.name),
-    )
+    config = ModelConfig(default_model_filename=path.name)
+    return ModelSource(name, 1, path.parent, path.parent, path.parent, config, fingerprint([path]))
 
 
 def contained(path: Path, root: Path) -> Path:

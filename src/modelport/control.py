@@ -1,0 +1,132 @@
+"""Model control with Triton's modes: ``none`` loads everything once, ``poll`` follows the
+repository, ``explicit`` loads and unloads on request (``--load-model`` at start).
+
+A polled change is applied only once a model looks the same on two consecutive scans, so
+a version directory still being written is never loaded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+
+from modelport.config import Settings
+from modelport.errors import InvalidInput, LoadFailed, ManagementDisabled, ModelNotFound
+from modelport.registry import ModelRegistry
+from modelport.repository.layout import (
+    ModelProblem,
+    ModelSource,
+    is_valid_name,
+    scan,
+    single_file,
+)
+
+logger = logging.getLogger(__name__)
+
+MODES = ("none", "poll", "explicit")
+Found = list[ModelSource | ModelProblem]
+Summary = dict[str, tuple[object, ...]]
+
+
+def discover(settings: Settings) -> Found:
+    """Every model in every repository root and single file; duplicate names are problems."""
+    found: Found = []
+    for root in settings.model_repositories:
+        found += scan(Path(root))
+    for path in settings.model_files:
+        file = Path(path)
+        found.append(single_file(file) if file.is_file() else ModelProblem(file.stem, "no file"))
+    places: dict[str, set[Path]] = {}
+    for item in found:
+        if isinstance(item, ModelSource):
+            artifact = item.model_dir / item.config.default_model_filename
+            places.setdefault(item.name, set()).add(artifact)
+    clashes = {name for name, dirs in places.items() if len(dirs) > 1}
+    kept = [item for item in found if item.name not in clashes]
+    return kept + [ModelProblem(name, "model found in several repositories") for name in clashes]
+
+
+def summarize(found: Sequence[ModelSource | ModelProblem]) -> Summary:
+    """Per model, what a scan saw: versions with fingerprints, and problems."""
+    summary: dict[str, list[object]] = {}
+    for item in found:
+        key = (item.version, item.fingerprint) if isinstance(item, ModelSource) else item.reason
+        summary.setdefault(item.name, []).append(key)
+    return {name: tuple(map(str, keys)) for name, keys in summary.items()}
+
+
+def settled(previous: Summary, current: Summary, known: Sequence[str]) -> set[str]:
+    """Models that look the same on both scans (absent twice counts: it was removed)."""
+    names = set(previous) | set(current) | set(known)
+    return {name for name in names if previous.get(name) == current.get(name)}
+
+
+class ModelControl:
+    def __init__(self, settings: Settings, registry: ModelRegistry) -> None:
+        if settings.model_control_mode not in MODES:
+            raise ValueError(f"model control mode must be one of {MODES}")
+        self.settings = settings
+        self.mode = settings.model_control_mode
+        self._registry = registry
+        self._previous: Summary = {}
+
+    async def start(self) -> None:
+        """The initial load for the mode."""
+        found = discover(self.settings)
+        self._previous = summarize(found)
+        if self.mode != "explicit" or "*" in self.settings.load_models:
+            await self._registry.load(found)
+        else:
+            wanted = set(self.settings.load_models)
+            chosen = [i for i in found if i.name in wanted]
+            missing = wanted - {i.name for i in chosen}
+            chosen += [ModelProblem(n, "not found in the model repository") for n in missing]
+            await self._registry.apply(chosen, names=wanted)
+
+    async def load(self, name: str) -> None:
+        self._require_explicit("load")
+        self._check_name(name)
+        found = [item for item in discover(self.settings) if item.name == name]
+        if not found:
+            raise ModelNotFound(f"no model named '{name}' in the model repository")
+        await self._registry.apply(found, names=[name])
+        if not self._registry.is_ready(name):
+            reasons = [e.reason for e in self._registry.index() if e.name == name and e.reason]
+            raise LoadFailed(f"failed to load '{name}': {'; '.join(reasons) or 'not ready'}")
+
+    async def unload(self, name: str) -> None:
+        self._require_explicit("unload")
+        self._check_name(name)
+        await self._registry.unload(name)
+
+    def _require_explicit(self, action: str) -> None:
+        if self.mode != "explicit":
+            raise ManagementDisabled(
+                f"model {action} is not allowed: the server runs with model control mode "
+                f"'{self.mode}'; start it with --model-control-mode explicit"
+            )
+
+    def _check_name(self, name: str) -> None:
+        if not is_valid_name(name):
+            raise InvalidInput(f"invalid model name {name!r}")
+
+    async def poll_once(self) -> None:
+        """One poll: scan, and apply the models that have settled since the last scan."""
+        found = await asyncio.to_thread(discover, self.settings)
+        current = summarize(found)
+        ready = settled(self._previous, current, self._registry.names())
+        self._previous = current
+        # Applying is idempotent: versions whose fingerprint did not change are left alone.
+        await self._registry.apply([i for i in found if i.name in ready], names=ready)
+
+    async def run_poller(self) -> None:
+        """Poll until cancelled; a failing scan is logged and retried next interval."""
+        while True:
+            await asyncio.sleep(self.settings.repository_poll_secs)
+            try:
+                await self.poll_once()
+            except Exception:
+                logger.exception("repository poll failed; retrying in %ss",
+                                 self.settings.repository_poll_secs)  # fmt: skip
