@@ -20,6 +20,7 @@ check: $(VENV)/.test-deps
 	$(BIN)/ruff format --check src tests benchmarks
 	$(BIN)/mypy
 	$(BIN)/lint-imports
+	scripts/gen-proto --check
 
 demo: $(REPO)/digits/1/model.onnx
 
