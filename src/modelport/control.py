@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from modelport.config import Settings
@@ -22,6 +22,7 @@ from modelport.repository.layout import (
     scan,
     single_file,
 )
+from modelport.types import ModelIndexEntry
 
 logger = logging.getLogger(__name__)
 
@@ -63,6 +64,15 @@ def settled(previous: Summary, current: Summary, known: Sequence[str]) -> set[st
     return {name for name in names if previous.get(name) == current.get(name)}
 
 
+def refuse_uploads(parameters: Mapping[str, object]) -> None:
+    """Triton lets a load upload a config and files; modelport loads only from its repository."""
+    uploads = sorted(k for k in parameters if k == "config" or k.startswith("file:"))
+    if uploads:
+        raise InvalidInput(
+            f"loading with uploaded {uploads} is not supported; put the model in the repository"
+        )
+
+
 class ModelControl:
     def __init__(self, settings: Settings, registry: ModelRegistry) -> None:
         if settings.model_control_mode not in MODES:
@@ -85,9 +95,22 @@ class ModelControl:
             chosen += [ModelProblem(n, "not found in the model repository") for n in missing]
             await self._registry.apply(chosen, names=wanted)
 
-    async def load(self, name: str) -> None:
+    def index(self) -> list[ModelIndexEntry]:
+        """The registry's models; in explicit mode also those on storage not loaded yet."""
+        entries = self._registry.index()
+        if self.mode != "explicit":
+            return entries
+        known = {entry.name for entry in entries}
+        found = {item.name for item in discover(self.settings)} - known
+        return sorted(
+            [*entries, *(ModelIndexEntry(n, "", "UNAVAILABLE", "not loaded") for n in found)],
+            key=lambda e: (e.name, e.version),
+        )
+
+    async def load(self, name: str, parameters: Mapping[str, object]) -> None:
         self._require_explicit("load")
         self._check_name(name)
+        refuse_uploads(parameters)
         found = [item for item in discover(self.settings) if item.name == name]
         if not found:
             raise ModelNotFound(f"no model named '{name}' in the model repository")

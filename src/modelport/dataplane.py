@@ -81,7 +81,7 @@ class DataPlane:
         return _with_versions(model.metadata, versions)
 
     def repository_index(self, ready_only: bool = False) -> list[ModelIndexEntry]:
-        entries = self._registry.index()
+        entries = self._control.index()
         return [e for e in entries if e.state == "READY"] if ready_only else entries
 
     def model_names(self) -> list[str]:
@@ -105,8 +105,8 @@ class DataPlane:
     def control_mode(self) -> str:
         return self._control.mode
 
-    async def load_model(self, name: str) -> None:
-        await self._control.load(name)
+    async def load_model(self, name: str, parameters: Mapping[str, object] | None = None) -> None:
+        await self._control.load(name, parameters or {})
 
     async def unload_model(self, name: str) -> None:
         await self._control.unload(name)

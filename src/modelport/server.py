@@ -53,6 +53,7 @@ class Server:
         self.http_port = 0
         self._uvicorn: _Uvicorn | None = None
         self._task: asyncio.Task[None] | None = None
+        self._poller: asyncio.Task[None] | None = None
 
     async def load_models(self) -> None:
         await self.control.start()
@@ -86,6 +87,8 @@ class Server:
         self._uvicorn = _Uvicorn(config)
         self._task = asyncio.create_task(self._uvicorn.serve(sockets=[sock]))
         await self._wait_started()
+        if self.control.mode == "poll":
+            self._poller = asyncio.create_task(self.control.run_poller())
 
     async def _wait_started(self) -> None:
         assert self._uvicorn is not None and self._task is not None
@@ -98,6 +101,10 @@ class Server:
     async def stop(self) -> None:
         """Drain and stop; safe to call more than once."""
         self.dataplane.draining = True
+        if self._poller is not None:
+            self._poller.cancel()
+            await asyncio.gather(self._poller, return_exceptions=True)
+            self._poller = None
         if self._uvicorn is not None and self._task is not None:
             self._uvicorn.should_exit = True
             await self._task

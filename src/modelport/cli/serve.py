@@ -47,6 +47,21 @@ def add_parser(commands: Any, name: str) -> None:
     )
     add("--exit-timeout-secs", type=float, help="drain time on SIGTERM (default 30)")
     add("--port-file", help="write the bound ports here as JSON once serving")
+    add("--grpc-port", type=int, help="V2 gRPC port (default 8001; 0 picks a free one)")
+    add("--allow-grpc", type=_bool, metavar="BOOL", help="serve gRPC (default true)")
+    add("--grpc-max-message-bytes", type=int, help="largest gRPC message (default 64 MiB)")
+    add(
+        "--model-control-mode", choices=["none", "poll", "explicit"], help="as Triton; default none"
+    )
+    add("--repository-poll-secs", type=float, help="poll interval in poll mode (default 15)")
+    add(
+        "--load-model",
+        dest="load_models",
+        action="append",
+        metavar="NAME",
+        help="in explicit mode, load this model at start (repeatable; * for all)",
+    )
+    add("--default-max-batch-size", type=int, help="max_batch_size of batchable models (1024)")
 
 
 def _bool(text: str) -> bool:
@@ -59,8 +74,9 @@ def _bool(text: str) -> bool:
 
 def settings(args: argparse.Namespace) -> Settings:
     flags = {k: v for k, v in vars(args).items() if k not in ("command", "path")}
-    if flags["model_repositories"] is not None:
-        flags["model_repositories"] = tuple(flags["model_repositories"])
+    for key in ("model_repositories", "load_models"):
+        if flags[key] is not None:
+            flags[key] = tuple(flags[key])
     base = settings_from(os.environ, **flags)
     if args.path is None:
         return base

@@ -7,7 +7,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from modelport.errors import InvalidInput
-from modelport.protocol import jsonbody, v2_binary, v2_json
+from modelport.protocol import jsonbody, v2_binary, v2_extensions, v2_json
 from modelport.rest.endpoints import Endpoints, json_response
 from modelport.types import InferRequest
 
@@ -22,11 +22,16 @@ def routes(ep: Endpoints) -> list[BaseRoute]:
         Route("/v2/health/ready", v2.ready, methods=["GET"]),
         Route("/v2", v2.server_metadata, methods=["GET"]),
         Route("/v2/repository/index", v2.repository_index, methods=["POST"]),
+        Route("/v2/repository/models/{model}/load", v2.load, methods=["POST"]),
+        Route("/v2/repository/models/{model}/unload", v2.unload, methods=["POST"]),
+        Route("/v2/models/stats", v2.statistics, methods=["GET"]),
     ]
     for prefix in (MODEL, VERSIONED):
         found += [
             Route(prefix, v2.model_metadata, methods=["GET"]),
             Route(prefix + "/ready", v2.model_ready, methods=["GET"]),
+            Route(prefix + "/config", v2.model_config, methods=["GET"]),
+            Route(prefix + "/stats", v2.statistics, methods=["GET"]),
             Route(prefix + "/infer", v2.infer, methods=["POST"]),
         ]
     return found
@@ -74,6 +79,32 @@ class V2Routes:
             raise InvalidInput('repository index body must be {"ready": true|false} or empty')
         entries = self.dataplane.repository_index(options.get("ready", False))
         return json_response(v2_json.index_object(entries))
+
+    async def model_config(self, request: Request) -> Response:
+        metadata, config = self.dataplane.model_config(*_target(request))
+        return json_response(v2_extensions.model_config_object(metadata, config))
+
+    async def statistics(self, request: Request) -> Response:
+        name = request.path_params.get("model", "")
+        entries = self.dataplane.statistics(name, request.path_params.get("version", ""))
+        return json_response(v2_extensions.statistics_object(entries))
+
+    async def load(self, request: Request) -> Response:
+        parameters = await self._repository_parameters(request)
+        await self.dataplane.load_model(request.path_params["model"], parameters)
+        return json_response({})
+
+    async def unload(self, request: Request) -> Response:
+        await self._repository_parameters(request)
+        await self.dataplane.unload_model(request.path_params["model"])
+        return json_response({})
+
+    async def _repository_parameters(self, request: Request) -> dict[str, object]:
+        body = await self.ep.body(request)
+        obj = jsonbody.loads(body, self.ep.options.max_json_depth) if body.strip() else {}
+        if not isinstance(obj, dict):
+            raise InvalidInput("repository request body must be a JSON object")
+        return dict(v2_json.parameters_of(obj.get("parameters"), "repository request"))
 
     async def infer(self, request: Request) -> Response:
         decoded = await self._decode(request)

@@ -1,0 +1,219 @@
+"""Triton's configuration and statistics extensions, and model control in all three modes."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx2
+import pytest
+from onnx import TensorProto
+
+from modelport.config import Settings
+from modelport.server import Server
+from tests import models
+
+ADD = {
+    "inputs": [
+        {"name": n, "datatype": "FP32", "shape": [2, 4], "data": list(range(8))} for n in "ab"
+    ]
+}
+
+
+async def test_model_config_as_triton_reports_it(client: httpx2.AsyncClient) -> None:
+    config = (await client.get("/v2/models/add_sub/config")).json()
+    assert config["name"] == "add_sub"
+    assert (config["platform"], config["backend"]) == ("onnxruntime_onnx", "onnxruntime")
+    assert config["max_batch_size"] == 1024  # batchable and unconfigured: the default
+    assert config["input"][0] == {
+        "name": "a",
+        "data_type": "TYPE_FP32",
+        "dims": [4],
+        "format": "FORMAT_NONE",
+    }
+    assert config["output"][1]["name"] == "diff"
+    assert config["version_policy"] == {"latest": {"num_versions": 1}}
+    versioned = (await client.get("/v2/models/versioned/versions/2/config")).json()
+    assert versioned["version_policy"] == {"latest": {"num_versions": 2}}
+    strings = (await client.get("/v2/models/identity_bytes/config")).json()
+    assert strings["input"][0]["data_type"] == "TYPE_STRING"
+
+
+async def test_statistics_count_requests_and_rows(digits_client: httpx2.AsyncClient) -> None:
+    def stats() -> dict:
+        return digits_client.get("/v2/models/digits/stats")
+
+    before = (await stats()).json()["model_stats"][0]
+    body = {
+        "inputs": [{"name": "input", "datatype": "FP32", "shape": [3, 784], "data": [0.0] * 2352}]
+    }
+    for _ in range(2):
+        assert (await digits_client.post("/v2/models/digits/infer", json=body)).status_code == 200
+    bad = {"inputs": [{"name": "input", "datatype": "FP32", "shape": [1, 3], "data": [1, 2, 3]}]}
+    assert (await digits_client.post("/v2/models/digits/infer", json=bad)).status_code == 400
+    after = (await stats()).json()["model_stats"][0]
+    grew = {
+        k: after["inference_stats"][k]["count"] - before["inference_stats"][k]["count"]
+        for k in ("success", "fail", "queue", "compute_infer")
+    }
+    assert grew == {"success": 2, "fail": 1, "queue": 2, "compute_infer": 2}
+    assert after["inference_count"] - before["inference_count"] == 6
+    assert after["execution_count"] - before["execution_count"] == 2
+    assert after["last_inference"] > 0 and after["inference_stats"]["success"]["ns"] > 0
+    everything = (await digits_client.get("/v2/models/stats")).json()["model_stats"]
+    assert [(m["name"], m["version"]) for m in everything] == [("digits", "1")]
+    assert (await digits_client.get("/v2/models/nope/stats")).status_code == 404
+
+
+async def test_load_and_unload_refused_outside_explicit_mode(client: httpx2.AsyncClient) -> None:
+    for action in ("load", "unload"):
+        response = await client.post(f"/v2/repository/models/add_sub/{action}")
+        assert response.status_code == 403
+        assert "--model-control-mode explicit" in response.json()["error"]
+    assert (await client.post(ADD_SUB, json=ADD)).status_code == 200
+
+
+ADD_SUB = "/v2/models/add_sub/infer"
+
+
+@pytest.fixture
+async def explicit(repository: Path) -> AsyncIterator[httpx2.AsyncClient]:
+    settings = Settings(
+        model_repositories=(str(repository),),
+        model_control_mode="explicit",
+        load_models=("identity_int32",),
+    )
+    server = Server(settings)
+    await server.load_models()
+    transport = httpx2.ASGITransport(app=server.build_app())
+    async with httpx2.AsyncClient(transport=transport, base_url="http://modelport") as client:
+        yield client
+    await server.stop()
+
+
+async def test_explicit_mode_loads_and_unloads(explicit: httpx2.AsyncClient) -> None:
+    index = {e["name"]: e for e in (await explicit.post("/v2/repository/index")).json()}
+    assert index["identity_int32"]["state"] == "READY"
+    assert (index["add_sub"]["state"], index["add_sub"]["reason"]) == ("UNAVAILABLE", "not loaded")
+    assert (await explicit.get("/v2/health/ready")).status_code == 200
+    assert (await explicit.post(ADD_SUB, json=ADD)).status_code == 404
+    assert (await explicit.post("/v2/repository/models/add_sub/load")).status_code == 200
+    assert (await explicit.post(ADD_SUB, json=ADD)).status_code == 200
+    assert (await explicit.post("/v2/repository/models/add_sub/unload")).status_code == 200
+    gone = await explicit.post(ADD_SUB, json=ADD)
+    assert gone.status_code == 503 and "unloaded" in gone.json()["error"]
+    assert (await explicit.get("/v2/health/ready")).status_code == 200  # unloaded ≠ failing
+
+
+@pytest.mark.parametrize(
+    ("model", "body", "status", "message"),
+    [
+        ("nope", None, 404, "no model named 'nope'"),
+        ("%2e%2e", None, 400, "invalid model name"),
+        ("bad name!", None, 400, "invalid model name"),
+        ("broken", None, 400, "failed to load 'broken'"),
+        ("add_sub", {"parameters": {"config": "{}"}}, 400, "uploaded ['config'] is not supported"),
+        ("add_sub", {"parameters": {"file:1/model.onnx": "AAAA"}}, 400, "is not supported"),
+        ("add_sub", [1], 400, "must be a JSON object"),
+    ],
+)
+async def test_explicit_load_errors(
+    explicit: httpx2.AsyncClient, model: str, body: object, status: int, message: str
+) -> None:
+    response = await explicit.post(f"/v2/repository/models/{model}/load", json=body)
+    assert response.status_code == status, response.text
+    assert message in response.json()["error"]
+
+
+# --- poll mode, driven one scan at a time ---------------------------------------------
+
+
+def fp32_identity(root: Path, version: int) -> Path:
+    return models.identity(root / "m" / str(version) / "model.onnx", TensorProto.FLOAT)
+
+
+@pytest.fixture
+async def polled(tmp_path: Path) -> AsyncIterator[tuple[Server, httpx2.AsyncClient, Path]]:
+    fp32_identity(tmp_path, 1)
+    server = Server(Settings(model_repositories=(str(tmp_path),), model_control_mode="poll"))
+    await server.load_models()
+    transport = httpx2.ASGITransport(app=server.build_app())
+    async with httpx2.AsyncClient(transport=transport, base_url="http://modelport") as client:
+        yield server, client, tmp_path
+    await server.stop()
+
+
+async def versions(client: httpx2.AsyncClient) -> list[str]:
+    return (await client.get("/v2/models/m")).json()["versions"]
+
+
+async def test_new_version_loads_only_once_it_is_stable(
+    polled: tuple[Server, httpx2.AsyncClient, Path],
+) -> None:
+    server, client, root = polled
+    (root / "m" / "2").mkdir()
+    (root / "m" / "2" / "model.onnx").write_bytes(b"half a")  # still being copied
+    await server.control.poll_once()
+    assert await versions(client) == ["1"]
+    fp32_identity(root, 2)  # the copy finishes
+    await server.control.poll_once()
+    assert await versions(client) == ["1"]  # changed since the last scan: wait
+    await server.control.poll_once()
+    assert await versions(client) == ["2"]  # latest-1 policy: 1 retired
+
+
+async def test_failed_reload_keeps_the_old_version(
+    polled: tuple[Server, httpx2.AsyncClient, Path],
+) -> None:
+    server, client, root = polled
+    (root / "m" / "1" / "model.onnx").write_bytes(b"corrupted")
+    for _ in range(2):
+        await server.control.poll_once()
+    body = {"inputs": [{"name": "input", "datatype": "FP32", "shape": [1, 1], "data": [5]}]}
+    response = await client.post("/v2/models/m/infer", json=body)
+    assert response.status_code == 200
+    entry = (await client.post("/v2/repository/index")).json()[0]
+    assert entry["state"] == "READY" and entry["reason"].startswith("reload failed")
+
+
+async def test_removed_model_is_unloaded(polled: tuple[Server, httpx2.AsyncClient, Path]) -> None:
+    server, client, root = polled
+    shutil.rmtree(root / "m")
+    for _ in range(2):
+        await server.control.poll_once()
+    response = await client.get("/v2/models/m/ready")
+    assert response.status_code == 400
+
+
+async def test_version_swap_under_load_fails_no_request(
+    polled: tuple[Server, httpx2.AsyncClient, Path],
+) -> None:
+    server, client, root = polled
+    body = {"inputs": [{"name": "input", "datatype": "FP32", "shape": [1, 2], "data": [1, 2]}]}
+    failures: list[str] = []
+    served: set[str] = set()
+    stop = asyncio.Event()
+
+    async def steady() -> None:
+        for _ in range(2000):  # bounded
+            if stop.is_set():
+                return
+            response = await client.post("/v2/models/m/infer", json=body)
+            if response.status_code != 200:
+                failures.append(response.text)
+            else:
+                served.add(response.json()["model_version"])
+
+    async def swap() -> None:
+        for version in (2, 3, 4):
+            fp32_identity(root, version)
+            for _ in range(2):
+                await server.control.poll_once()
+                await asyncio.sleep(0.01)
+        stop.set()
+
+    await asyncio.gather(*(steady() for _ in range(8)), swap())
+    assert failures == []
+    assert {"1", "4"} <= served
