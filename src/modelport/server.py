@@ -20,6 +20,7 @@ from modelport import __version__
 from modelport.config import Settings
 from modelport.control import ModelControl
 from modelport.dataplane import DataPlane
+from modelport.grpc.server import GrpcServer
 from modelport.registry import ModelRegistry
 from modelport.rest.app import RestOptions, create_app
 from modelport.runtimes import RuntimeOptions
@@ -51,6 +52,8 @@ class Server:
             self.registry, self.control, __version__, settings.strict_readiness
         )
         self.http_port = 0
+        self.grpc_port = 0
+        self._grpc: GrpcServer | None = None
         self._uvicorn: _Uvicorn | None = None
         self._task: asyncio.Task[None] | None = None
         self._poller: asyncio.Task[None] | None = None
@@ -87,6 +90,11 @@ class Server:
         self._uvicorn = _Uvicorn(config)
         self._task = asyncio.create_task(self._uvicorn.serve(sockets=[sock]))
         await self._wait_started()
+        if self.settings.allow_grpc:
+            self._grpc = GrpcServer(self.dataplane, self.settings.grpc_max_message_bytes)
+            self.grpc_port = await self._grpc.start(self.settings.host, self.settings.grpc_port)
+            if not self.grpc_port:
+                raise ServerError(f"cannot listen for gRPC on port {self.settings.grpc_port}")
         if self.control.mode == "poll":
             self._poller = asyncio.create_task(self.control.run_poller())
 
@@ -105,6 +113,9 @@ class Server:
             self._poller.cancel()
             await asyncio.gather(self._poller, return_exceptions=True)
             self._poller = None
+        if self._grpc is not None:
+            await self._grpc.stop(self.settings.exit_timeout_secs)
+            self._grpc = None
         if self._uvicorn is not None and self._task is not None:
             self._uvicorn.should_exit = True
             await self._task

@@ -22,10 +22,15 @@ STARTUP_DEADLINE_S = 60
 class RunningServer:
     process: subprocess.Popen[str]
     port: int
+    grpc_port: int = 0
 
     @property
     def url(self) -> str:
         return f"127.0.0.1:{self.port}"
+
+    @property
+    def grpc_url(self) -> str:
+        return f"127.0.0.1:{self.grpc_port}"
 
     def stop(self) -> tuple[int, str]:
         """SIGTERM, as an orchestrator would; returns the exit code and the output."""
@@ -50,8 +55,9 @@ def start_server(
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise AssertionError(f"server exited: {process.communicate()[0]}")
-        if port_file.exists() and _ready(json.loads(port_file.read_text())["http"]):
-            return RunningServer(process, json.loads(port_file.read_text())["http"])
+        ports = json.loads(port_file.read_text()) if port_file.exists() else {}
+        if ports and _ready(ports["http"]):
+            return RunningServer(process, ports["http"], ports.get("grpc", 0))
         time.sleep(0.05)
     process.kill()
     raise AssertionError(
@@ -72,7 +78,7 @@ def digits_server(
     digits_repository: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[RunningServer]:
     server = start_server(
-        ["--model-repository", str(digits_repository), "--http-port", "0"],
+        ["--model-repository", str(digits_repository), "--http-port", "0", "--grpc-port", "0"],
         tmp_path_factory.mktemp("e2e"),
     )
     yield server

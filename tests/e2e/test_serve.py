@@ -101,7 +101,7 @@ def test_curl_predict(digits_server: RunningServer, digits: tuple[np.ndarray, np
 
 def test_sigterm_drains_and_exits_zero(digits_repository: Path, tmp_path: Path) -> None:
     model = digits_repository / "digits" / "1" / "model.onnx"
-    server = start_server([str(model), "--http-port", "0"], tmp_path)  # single-file shortcut
+    server = start_server([str(model), "--http-port", "0", "--grpc-port", "0"], tmp_path)
     client = httpclient.InferenceServerClient(server.url)
     assert client.get_model_metadata("model")["name"] == "model"
     code, output = server.stop()
@@ -111,7 +111,11 @@ def test_sigterm_drains_and_exits_zero(digits_repository: Path, tmp_path: Path) 
 
 
 def test_environment_settings(digits_repository: Path, tmp_path: Path) -> None:
-    env = {"MODELPORT_MODEL_REPOSITORIES": str(digits_repository), "MODELPORT_HTTP_PORT": "0"}
+    env = {
+        "MODELPORT_MODEL_REPOSITORIES": str(digits_repository),
+        "MODELPORT_HTTP_PORT": "0",
+        "MODELPORT_GRPC_PORT": "0",
+    }
     server = start_server([], tmp_path, env)
     assert httpclient.InferenceServerClient(server.url).is_model_ready("digits")
     assert server.stop()[0] == 0

@@ -93,7 +93,7 @@ def test_missing_root_is_reported(tmp_path: Path) -> None:
 
 async def test_server_start_and_stop_on_port_zero(tmp_path: Path) -> None:
     identity(tmp_path, "m")
-    server = Server(Settings(model_repositories=(str(tmp_path),), http_port=0))
+    server = Server(Settings(model_repositories=(str(tmp_path),), http_port=0, grpc_port=0))
     await server.start()
     try:
         assert server.http_port > 0

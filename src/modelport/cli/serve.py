@@ -127,6 +127,10 @@ def report(server: Server) -> None:
         print(f"  model {entry.name}{version}: {entry.state}{reason}")
     host, port = server.settings.host, server.http_port
     url = f"http://{'[' + host + ']' if ':' in host else host}:{port}"
-    print(f"HTTP listening on {url}  (V2: {url}/v2, plain: POST {url}/predict)", flush=True)
+    print(f"HTTP listening on {url}  (V2: {url}/v2, plain: POST {url}/predict)")
+    if server.grpc_port:
+        print(f"gRPC listening on {host}:{server.grpc_port}  (V2 GRPCInferenceService)")
+    print(f"model control mode: {server.control.mode}", flush=True)
     if server.settings.port_file:
-        Path(server.settings.port_file).write_text(json.dumps({"http": port}))
+        ports = {"http": port, "grpc": server.grpc_port}
+        Path(server.settings.port_file).write_text(json.dumps(ports))

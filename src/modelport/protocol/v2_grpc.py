@@ -1,0 +1,153 @@
+"""Open Inference Protocol V2 over gRPC: protobuf messages ⇄ ``types`` objects.
+
+Inputs arrive as ``raw_input_contents`` (what tritonclient sends) or typed contents;
+outputs always leave as ``raw_output_contents``, the only form tritonclient reads.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+from google.protobuf import json_format
+
+from modelport.config import ModelConfig
+from modelport.errors import InvalidInput
+from modelport.protocol import v2_extensions
+from modelport.protocol._generated import grpc_service_pb2 as pb
+from modelport.tensor import (
+    DataType,
+    array_from_buffer,
+    array_from_list,
+    array_to_bytes,
+    checked_shape,
+    datatype,
+)
+from modelport.types import (
+    InferInput,
+    InferRequest,
+    InferResponse,
+    ModelIndexEntry,
+    ModelMetadata,
+    RequestedOutput,
+    ServerMetadata,
+    VersionStats,
+)
+
+Scalar = str | int | float | bool
+
+
+def parameters_of(params: Mapping[str, Any]) -> dict[str, Scalar]:
+    """A protobuf ``map<string, InferParameter>`` (or repository parameter map) as a dict."""
+    found: dict[str, Scalar] = {}
+    for key, param in params.items():
+        choice = param.WhichOneof("parameter_choice")
+        if choice is not None:
+            found[key] = getattr(param, choice)
+    return found
+
+
+def decode_infer_request(msg: pb.ModelInferRequest) -> InferRequest:
+    raw = list(msg.raw_input_contents)
+    if raw and len(raw) != len(msg.inputs):
+        raise InvalidInput(
+            f"raw_input_contents has {len(raw)} entries for {len(msg.inputs)} inputs; "
+            "send every input raw or none"
+        )
+    inputs = tuple(_input(tensor, raw[i] if raw else None) for i, tensor in enumerate(msg.inputs))
+    seen = [tensor.name for tensor in inputs]
+    duplicate = next((n for n in seen if seen.count(n) > 1), None)
+    if duplicate is not None:
+        raise InvalidInput(f"input '{duplicate}' appears more than once in the request")
+    return InferRequest(
+        model_name=msg.model_name,
+        model_version=msg.model_version,
+        id=msg.id,
+        inputs=inputs,
+        parameters=parameters_of(msg.parameters),
+        outputs=_outputs(msg),
+    )
+
+
+def _input(tensor: pb.ModelInferRequest.InferInputTensor, raw: bytes | None) -> InferInput:
+    what = f"input '{tensor.name}'"
+    if not tensor.name:
+        raise InvalidInput("every input needs a name")
+    row = datatype(tensor.datatype)
+    shape = checked_shape(list(tensor.shape), what)
+    parameters = parameters_of(tensor.parameters)
+    if raw is not None:
+        if tensor.HasField("contents"):
+            raise InvalidInput(f"{what}: has both typed contents and raw_input_contents")
+        data = array_from_buffer(raw, row, shape, what)
+    else:
+        data = _typed(tensor.contents, row, shape, what)
+    return InferInput(tensor.name, row.name, data, parameters)
+
+
+def _typed(
+    contents: pb.InferTensorContents, row: DataType, shape: tuple[int, ...], what: str
+) -> np.ndarray:
+    if row.contents_field is None:
+        raise InvalidInput(f"{what}: {row.name} data must be sent in raw_input_contents")
+    values = list(getattr(contents, row.contents_field))
+    return array_from_list(values, row, shape, what)
+
+
+def _outputs(msg: pb.ModelInferRequest) -> tuple[RequestedOutput, ...]:
+    outputs = tuple(
+        RequestedOutput(o.name, parameters=parameters_of(o.parameters)) for o in msg.outputs
+    )
+    names = [o.name for o in outputs]
+    duplicate = next((n for n in names if names.count(n) > 1), None)
+    if duplicate is not None:
+        raise InvalidInput(f"output '{duplicate}' appears more than once in the request")
+    return outputs
+
+
+def encode_infer_response(response: InferResponse) -> pb.ModelInferResponse:
+    msg = pb.ModelInferResponse(
+        model_name=response.model_name, model_version=response.model_version, id=response.id
+    )
+    for output in response.outputs:
+        msg.outputs.add(name=output.name, datatype=output.datatype, shape=output.shape)
+        msg.raw_output_contents.append(array_to_bytes(output.data))
+    return msg
+
+
+def server_metadata_response(meta: ServerMetadata) -> pb.ServerMetadataResponse:
+    return pb.ServerMetadataResponse(
+        name=meta.name, version=meta.version, extensions=meta.extensions
+    )
+
+
+def metadata_response(meta: ModelMetadata) -> pb.ModelMetadataResponse:
+    tensor = pb.ModelMetadataResponse.TensorMetadata
+    return pb.ModelMetadataResponse(
+        name=meta.name,
+        versions=meta.versions,
+        platform=meta.platform,
+        inputs=[tensor(name=s.name, datatype=s.datatype, shape=s.shape) for s in meta.inputs],
+        outputs=[tensor(name=s.name, datatype=s.datatype, shape=s.shape) for s in meta.outputs],
+    )
+
+
+def model_config_response(meta: ModelMetadata, config: ModelConfig) -> pb.ModelConfigResponse:
+    obj = v2_extensions.model_config_object(meta, config)
+    return pb.ModelConfigResponse(config=json_format.ParseDict(obj, pb.ModelConfig()))
+
+
+def statistics_response(entries: list[VersionStats]) -> pb.ModelStatisticsResponse:
+    msg = pb.ModelStatisticsResponse()
+    json_format.ParseDict(v2_extensions.statistics_object(entries), msg)
+    return msg
+
+
+def index_response(entries: list[ModelIndexEntry]) -> pb.RepositoryIndexResponse:
+    index = pb.RepositoryIndexResponse.ModelIndex
+    return pb.RepositoryIndexResponse(
+        models=[
+            index(name=e.name, version=e.version, state=e.state, reason=e.reason) for e in entries
+        ]
+    )
