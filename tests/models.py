@@ -68,7 +68,9 @@ def build_repository(root: Path) -> Path:
     add_sub(root / "add_sub" / "1" / "model.onnx")
     for version in (1, 2, 3):
         identity(root / "versioned" / str(version) / "model.onnx", TensorProto.FLOAT)
-    (root / "versioned" / "config.yaml").write_text("version_policy: {latest: {num_versions: 2}}\n")
+    (root / "versioned" / "config.yaml").write_text(
+        "version_policy: {latest: {num_versions: 2}}\nversion_labels: {stable: 2, canary: 3}\n"
+    )
     (root / "broken" / "1").mkdir(parents=True)
     (root / "broken" / "1" / "model.onnx").write_bytes(b"this is not an onnx model")
     return root

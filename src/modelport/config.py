@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -110,23 +111,15 @@ class ModelConfig:
     """Output name → labels file (one label per line), relative to the model directory."""
     default_model_filename: str = ""
     parameters: Mapping[str, str | int | float | bool] = field(default_factory=dict)
+    version_labels: Mapping[str, int] = field(default_factory=dict)
+    """TF Serving's version labels, e.g. ``{stable: 1, canary: 2}``."""
 
 
 CONFIG_FILES = ("config.yaml", "config.yml", "config.json")
 _KEYS = {
-    "name",
-    "platform",
-    "backend",
-    "max_batch_size",
-    "input",
-    "inputs",
-    "output",
-    "outputs",
-    "version_policy",
-    "label_file",
-    "default_model_filename",
-    "parameters",
-}
+    "name", "platform", "backend", "max_batch_size", "input", "inputs", "output", "outputs",
+    "version_policy", "label_file", "default_model_filename", "parameters", "version_labels",
+}  # fmt: skip
 
 
 def load_model_config(model_dir: Path) -> ModelConfig:
@@ -169,6 +162,7 @@ def _model_config(raw: dict[str, Any], filename: str) -> ModelConfig:
         label_files=_label_files(raw, outputs, filename),
         default_model_filename=_optional_str(raw, "default_model_filename", filename),
         parameters=_parameters(raw.get("parameters", {}), filename),
+        version_labels=_version_labels(raw.get("version_labels", {}), filename),
     )
 
 
@@ -248,6 +242,16 @@ def _parameters(value: Any, filename: str) -> dict[str, str | int | float | bool
     ):
         raise ConfigError(f"{filename}: parameters must map names to strings, numbers or booleans")
     return {str(k): v for k, v in value.items()}
+
+
+def _version_labels(value: Any, filename: str) -> dict[str, int]:
+    valid = isinstance(value, dict) and all(
+        isinstance(k, str) and re.fullmatch(r"[A-Za-z0-9_]+", k) and type(v) is int and v > 0
+        for k, v in value.items()
+    )
+    if not valid:
+        raise ConfigError(f"{filename}: version_labels must map [A-Za-z0-9_]+ names to versions")
+    return dict(value)
 
 
 def _unique_pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:

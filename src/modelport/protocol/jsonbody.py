@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import orjson
@@ -25,6 +26,23 @@ def loads(body: bytes | memoryview, max_depth: int) -> Any:
     # Cheap bound first: depth can't exceed the number of opening brackets.
     if raw.count(b"[") + raw.count(b"{") > max_depth:
         check_depth(value, max_depth)
+    return value
+
+
+def loads_lenient(body: bytes, max_depth: int) -> Any:
+    """Like :func:`loads`, but also accepts the ``NaN``/``Infinity`` tokens TF Serving takes."""
+    try:
+        return loads(body, max_depth)
+    except InvalidInput as first:
+        if b"NaN" not in body and b"Infinity" not in body:
+            raise
+        try:
+            value = json.loads(body)
+        except RecursionError as exc:
+            raise InvalidInput(f"JSON nesting depth exceeds {max_depth}") from exc
+        except ValueError:
+            raise first from None
+    check_depth(value, max_depth)
     return value
 
 
