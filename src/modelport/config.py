@@ -99,6 +99,20 @@ class VersionPolicy:
         return ordered[-self.num_versions :]
 
 
+DEFAULT_MAX_QUEUE_SIZE = 1024
+
+
+@dataclass(frozen=True)
+class DynamicBatching:
+    """config.yaml's ``dynamic_batching`` block, with Triton's names."""
+
+    preferred_batch_sizes: tuple[int, ...] = ()
+    max_queue_delay_us: int = 0
+    preserve_ordering: bool = False
+    max_queue_size: int = DEFAULT_MAX_QUEUE_SIZE  # 0: unbounded, as Triton
+    default_timeout_us: int = 0
+
+
 @dataclass(frozen=True)
 class ModelConfig:
     name: str = ""
@@ -113,12 +127,16 @@ class ModelConfig:
     parameters: Mapping[str, str | int | float | bool] = field(default_factory=dict)
     version_labels: Mapping[str, int] = field(default_factory=dict)
     """TF Serving's version labels, e.g. ``{stable: 1, canary: 2}``."""
+    dynamic_batching: DynamicBatching | None = None
+    instance_count: int = 1
+    """Batches (or requests) of this model that may run at once (``instance_group.count``)."""
 
 
 CONFIG_FILES = ("config.yaml", "config.yml", "config.json")
 _KEYS = {
     "name", "platform", "backend", "max_batch_size", "input", "inputs", "output", "outputs",
     "version_policy", "label_file", "default_model_filename", "parameters", "version_labels",
+    "dynamic_batching", "instance_group",
 }  # fmt: skip
 
 
@@ -163,6 +181,8 @@ def _model_config(raw: dict[str, Any], filename: str) -> ModelConfig:
         default_model_filename=_optional_str(raw, "default_model_filename", filename),
         parameters=_parameters(raw.get("parameters", {}), filename),
         version_labels=_version_labels(raw.get("version_labels", {}), filename),
+        dynamic_batching=_dynamic_batching(raw.get("dynamic_batching"), filename),
+        instance_count=_instance_count(raw.get("instance_group"), filename),
     )
 
 
@@ -252,6 +272,51 @@ def _version_labels(value: Any, filename: str) -> dict[str, int]:
     if not valid:
         raise ConfigError(f"{filename}: version_labels must map [A-Za-z0-9_]+ names to versions")
     return dict(value)
+
+
+_BATCHING_KEYS = {
+    "preferred_batch_size", "max_queue_delay_microseconds", "preserve_ordering",
+    "default_queue_policy",
+}  # fmt: skip
+_QUEUE_KEYS = {"max_queue_size", "default_timeout_microseconds"}
+
+
+def _dynamic_batching(value: Any, filename: str) -> DynamicBatching | None:
+    if value is None:
+        return None
+    if not isinstance(value, dict) or set(value) - _BATCHING_KEYS:
+        raise ConfigError(f"{filename}: dynamic_batching takes {sorted(_BATCHING_KEYS)}")
+    queue = value.get("default_queue_policy") or {}
+    if not isinstance(queue, dict) or set(queue) - _QUEUE_KEYS:
+        raise ConfigError(f"{filename}: default_queue_policy takes {sorted(_QUEUE_KEYS)}")
+    sizes = value.get("preferred_batch_size", [])
+    if not isinstance(sizes, list) or not all(type(s) is int and s > 0 for s in sizes):
+        raise ConfigError(f"{filename}: preferred_batch_size must be positive integers")
+    return DynamicBatching(
+        preferred_batch_sizes=tuple(sizes),
+        max_queue_delay_us=_count(value, "max_queue_delay_microseconds", 0, filename),
+        preserve_ordering=bool(value.get("preserve_ordering", False)),
+        max_queue_size=_count(queue, "max_queue_size", DEFAULT_MAX_QUEUE_SIZE, filename),
+        default_timeout_us=_count(queue, "default_timeout_microseconds", 0, filename),
+    )
+
+
+def _count(block: dict[str, Any], key: str, default: int, filename: str) -> int:
+    value = block.get(key, default)
+    if type(value) is not int or value < 0:
+        raise ConfigError(f"{filename}: {key} must be a non-negative integer")
+    return value
+
+
+def _instance_count(value: Any, filename: str) -> int:
+    if value is None:
+        return 1
+    if not isinstance(value, list) or not all(isinstance(g, dict) for g in value):
+        raise ConfigError(f"{filename}: instance_group must be a list of {{count: N}}")
+    counts = [g.get("count", 1) for g in value]
+    if not all(type(c) is int and c > 0 for c in counts):
+        raise ConfigError(f"{filename}: instance_group count must be a positive integer")
+    return sum(counts) or 1
 
 
 def _unique_pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:

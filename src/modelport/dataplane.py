@@ -14,7 +14,8 @@ import numpy as np
 from modelport.config import ModelConfig
 from modelport.control import ModelControl
 from modelport.errors import InferenceFailed, InvalidInput, ModelNotFound
-from modelport.registry import LoadedModel, ModelRegistry
+from modelport.model import LoadedModel
+from modelport.registry import ModelRegistry
 from modelport.tensor import datatype_of
 from modelport.types import (
     InferOutput,
@@ -127,12 +128,20 @@ async def _infer(model: LoadedModel, request: InferRequest, started: int) -> Inf
     wanted = request.outputs or tuple(RequestedOutput(spec.name) for spec in metadata.outputs)
     inputs = {tensor.name: tensor.data for tensor in request.inputs}
     prepared = time.perf_counter_ns()
-    results = await model.run(inputs, [output.name for output in wanted])
+    results = await model.run(inputs, [o.name for o in wanted], _timeout_us(request))
     ran = time.perf_counter_ns()
     outputs = tuple(_output(o, results, request, model) for o in wanted)
     done = time.perf_counter_ns()
     _record(model, request, started, prepared, ran, done)
     return InferResponse(metadata.name, model.version, outputs, id=request.id)
+
+
+def _timeout_us(request: InferRequest) -> int:
+    """Triton's ``timeout`` request parameter, in microseconds (0: the model's default)."""
+    value = request.parameters.get("timeout", 0)
+    if type(value) is not int or value < 0:
+        raise InvalidInput("parameter 'timeout' must be a non-negative integer (microseconds)")
+    return value
 
 
 def _record(
@@ -142,7 +151,6 @@ def _record(
     stats.compute_input.add(prepared - started)
     stats.compute_output.add(done - ran)
     stats.success.add(done - started)
-    stats.execution_count += 1
     batched = model.metadata.max_batch_size > 0 and request.inputs[0].data.ndim > 0
     stats.inference_count += int(request.inputs[0].data.shape[0]) if batched else 1
     stats.last_inference_ms = time.time_ns() // 1_000_000

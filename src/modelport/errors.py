@@ -11,6 +11,8 @@ Hierarchy::
     ├── UnsupportedMediaType  UNSUPPORTED_MEDIA  a content type we never parse (pickle, multipart)
     ├── ModelNotFound         NOT_FOUND          no such model or version
     ├── ModelNotReady         UNAVAILABLE        model exists but cannot serve now
+    │   └── QueueFull         UNAVAILABLE        the model's batching queue is full
+    ├── RequestTimeout        DEADLINE_EXCEEDED  waited in the queue past its timeout
     ├── ManagementDisabled    PERMISSION_DENIED  load/unload asked for outside explicit mode
     ├── LoadFailed            FAILED_PRECONDITION an explicit load did not produce a ready model
     ├── Unsupported           UNIMPLEMENTED      a protocol feature we do not offer
@@ -30,6 +32,7 @@ class ErrorCode(enum.Enum):
     NOT_FOUND = "NOT_FOUND"
     UNAVAILABLE = "UNAVAILABLE"
     PERMISSION_DENIED = "PERMISSION_DENIED"
+    DEADLINE_EXCEEDED = "DEADLINE_EXCEEDED"
     FAILED_PRECONDITION = "FAILED_PRECONDITION"
     UNIMPLEMENTED = "UNIMPLEMENTED"
     INTERNAL = "INTERNAL"
@@ -63,6 +66,14 @@ class ModelNotFound(ModelportError):
 
 class ModelNotReady(ModelportError):
     code = ErrorCode.UNAVAILABLE
+
+
+class QueueFull(ModelNotReady):
+    pass
+
+
+class RequestTimeout(ModelportError):
+    code = ErrorCode.DEADLINE_EXCEEDED
 
 
 class ManagementDisabled(ModelportError):

@@ -14,83 +14,28 @@ from __future__ import annotations
 import asyncio
 import enum
 import logging
-import time
-from collections.abc import Iterable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-
-import numpy as np
 
 from modelport import runtimes
 from modelport.config import ModelConfig
 from modelport.errors import InvalidInput, ModelNotFound, ModelNotReady
+from modelport.model import LoadedModel, execution_mode
 from modelport.repository.layout import ModelProblem, ModelSource, contained
-from modelport.runtimes import Runtime, RuntimeOptions
+from modelport.runtimes import RuntimeOptions
 from modelport.tensor import TensorSpec
-from modelport.types import ModelIndexEntry, ModelMetadata, ModelStats
+from modelport.types import ModelIndexEntry, ModelMetadata
 
 logger = logging.getLogger(__name__)
 
 Found = Sequence[ModelSource | ModelProblem]
-DRAIN_POLL_S = 0.005
 
 
 class ModelState(enum.Enum):
     LOADING = "LOADING"
     READY = "READY"
     UNAVAILABLE = "UNAVAILABLE"
-
-
-@dataclass
-class LoadedModel:
-    """A model version ready to run: its metadata, runtime, executor and statistics."""
-
-    metadata: ModelMetadata
-    version: str
-    runtime: Runtime
-    config: ModelConfig = field(default_factory=ModelConfig)
-    labels: Mapping[str, Sequence[str]] = field(default_factory=dict)
-    stats: ModelStats = field(default_factory=ModelStats)
-    inflight: int = 0
-    executor: ThreadPoolExecutor = field(
-        default_factory=lambda: ThreadPoolExecutor(1, thread_name_prefix="modelport-model")
-    )
-
-    async def run(
-        self, inputs: Mapping[str, np.ndarray], outputs: Sequence[str]
-    ) -> Mapping[str, np.ndarray]:
-        """Run in the model's executor; queue and compute times go into ``stats``."""
-        loop = asyncio.get_running_loop()
-        self.inflight += 1
-        try:
-            submitted = time.perf_counter_ns()
-            result, started, ended = await loop.run_in_executor(
-                self.executor, self._timed, inputs, outputs
-            )
-        finally:
-            self.inflight -= 1
-        self.stats.queue.add(started - submitted)
-        self.stats.compute_infer.add(ended - started)
-        return result
-
-    def _timed(
-        self, inputs: Mapping[str, np.ndarray], outputs: Sequence[str]
-    ) -> tuple[Mapping[str, np.ndarray], int, int]:
-        started = time.perf_counter_ns()
-        result = self.runtime.infer(inputs, outputs)
-        return result, started, time.perf_counter_ns()
-
-    async def drain(self, timeout: float) -> None:
-        """Wait (bounded) for in-flight requests, then release the runtime."""
-        deadline = time.monotonic() + timeout
-        while self.inflight and time.monotonic() < deadline:
-            await asyncio.sleep(DRAIN_POLL_S)
-        await asyncio.to_thread(self.close)
-
-    def close(self) -> None:
-        self.executor.shutdown(wait=True)
-        self.runtime.unload()
 
 
 @dataclass
@@ -297,7 +242,8 @@ def load_model(source: ModelSource, options: RuntimeOptions, default_max_batch: 
         max_batch_size=_max_batch(config, inputs, outputs, default_max_batch),
     )
     labels = _labels(source, metadata)
-    return LoadedModel(metadata, str(source.version), runtime, config, labels)
+    inline = execution_mode(runtime, metadata, config)
+    return LoadedModel(metadata, str(source.version), runtime, config, labels, inline)
 
 
 def _max_batch(

@@ -205,6 +205,8 @@ async def test_version_swap_under_load_fails_no_request(
                 failures.append(response.text)
             else:
                 served.add(response.json()["model_version"])
+            # In-process transport never waits on a socket: yield as a network server would.
+            await asyncio.sleep(0)
 
     async def swap() -> None:
         for version in (2, 3, 4):

@@ -20,6 +20,7 @@ HTTP_STATUS: dict[ErrorCode, int] = {
     ErrorCode.NOT_FOUND: 404,
     ErrorCode.UNAVAILABLE: 503,
     ErrorCode.PERMISSION_DENIED: 403,
+    ErrorCode.DEADLINE_EXCEEDED: 504,
     ErrorCode.FAILED_PRECONDITION: 400,
     ErrorCode.UNIMPLEMENTED: 501,
     ErrorCode.INTERNAL: 500,

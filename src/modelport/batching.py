@@ -1,0 +1,246 @@
+"""Dynamic batching: requests that arrive together run as one batch, each gets its own rows.
+
+One collector task per model forms a batch from the oldest waiting request: it adds later
+requests whose tensors can be stacked with it (same input names, dtypes and trailing
+shapes) until the batch holds ``max_batch_size`` rows, reaches a preferred size, or the
+oldest request has waited ``max_queue_delay``. At most ``instances`` batches run at once.
+A full queue is refused at once; a request past its timeout fails alone and frees its slot;
+a model that returns the wrong number of rows fails that batch loudly; a failing batch is
+retried request by request, so one bad request fails alone. The batcher knows nothing about
+models: it calls ``execute(inputs, outputs)``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from modelport.errors import InferenceFailed, ModelNotReady, QueueFull, RequestTimeout
+
+Arrays = Mapping[str, np.ndarray]
+Execute = Callable[[Arrays, Sequence[str]], Awaitable[tuple[Arrays, int]]]
+"""Run one batch; returns the outputs and the compute time in ns."""
+Result = tuple[Arrays, int, int]
+"""A request's own outputs, its queue time and its batch's compute time (ns)."""
+
+
+@dataclass(frozen=True)
+class BatchingPolicy:
+    max_batch_size: int
+    max_queue_delay_us: int = 0
+    preferred_batch_sizes: tuple[int, ...] = ()
+    preserve_ordering: bool = False
+    max_queue_size: int = 0  # 0: unbounded
+    default_timeout_us: int = 0  # 0: none
+    instances: int = 1
+
+
+@dataclass(eq=False)
+class _Item:
+    inputs: Arrays
+    outputs: tuple[str, ...]
+    rows: int  # -1: inputs disagree on dim 0, so the request runs alone
+    key: tuple[object, ...]
+    enqueued: int
+    future: asyncio.Future[Result] = field(repr=False)
+    timer: asyncio.TimerHandle | None = field(default=None, repr=False)
+
+
+class DynamicBatcher:
+    def __init__(self, execute: Execute, policy: BatchingPolicy, name: str = "model") -> None:
+        self._execute = execute
+        self.policy = policy
+        self._name = name
+        self._queue: deque[_Item] = deque()
+        self._wakeup = asyncio.Event()
+        self._slots = asyncio.Semaphore(policy.instances)
+        self._collector: asyncio.Task[None] | None = None
+        self._running: set[asyncio.Task[None]] = set()
+        self._order: asyncio.Future[None] | None = None
+        self._closed = False
+
+    @property
+    def depth(self) -> int:
+        return len(self._queue)
+
+    async def submit(self, inputs: Arrays, outputs: Sequence[str], timeout_us: int = 0) -> Result:
+        """Queue one request; returns its own rows of every requested output."""
+        if self._closed:
+            raise ModelNotReady(f"model '{self._name}' is unloading")
+        limit = self.policy.max_queue_size
+        if limit and len(self._queue) >= limit:
+            raise QueueFull(f"the queue of model '{self._name}' is full ({limit} requests)")
+        timeout_us = timeout_us or self.policy.default_timeout_us
+        item = self._item(inputs, outputs)
+        self._queue.append(item)
+        if timeout_us:
+            loop = asyncio.get_running_loop()
+            item.timer = loop.call_later(timeout_us / 1e6, self._time_out, item)
+        self._wakeup.set()
+        if self._collector is None:
+            self._collector = asyncio.create_task(self._collect())
+        return await item.future
+
+    def _item(self, inputs: Arrays, outputs: Sequence[str]) -> _Item:
+        now = time.monotonic_ns()
+        rows = {int(a.shape[0]) if a.ndim else -1 for a in inputs.values()}
+        key = tuple(sorted((n, a.dtype.str, a.shape[1:]) for n, a in inputs.items()))
+        stackable = len(rows) == 1 and -1 not in rows
+        future = asyncio.get_running_loop().create_future()
+        unique = ("alone", id(future))  # a request whose inputs disagree on dim 0 runs alone
+        size = rows.pop() if stackable else -1
+        return _Item(inputs, tuple(outputs), size, key if stackable else unique, now, future)
+
+    async def _collect(self) -> None:
+        while True:
+            # Take an instance first: while all are busy, requests gather into bigger batches.
+            await self._slots.acquire()
+            batch: list[_Item] = []
+            while not batch:
+                await self._wait_for_work()
+                batch = await self._form_batch()
+            self._dispatch(batch)
+
+    def _dispatch(self, batch: list[_Item]) -> None:
+        previous, self._order = self._order, asyncio.get_running_loop().create_future()
+        task = asyncio.create_task(self._run(batch, previous, self._order))
+        self._running.add(task)
+        task.add_done_callback(self._running.discard)
+
+    async def _wait_for_work(self) -> None:
+        while not self._queue:
+            self._wakeup.clear()
+            await self._wakeup.wait()
+
+    async def _form_batch(self) -> list[_Item]:
+        """Wait up to the delay for compatible requests; return those taken, oldest first."""
+        self._expire()
+        if not self._queue:
+            return []
+        first = self._queue[0]
+        close_at = first.enqueued + self.policy.max_queue_delay_us * 1000
+        while not self._full(first) and (wait := close_at - time.monotonic_ns()) > 0:
+            self._wakeup.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wakeup.wait(), wait / 1e9)
+        return self._take(first)
+
+    def _compatible_rows(self, first: _Item) -> int:
+        return sum(item.rows for item in self._queue if item.key == first.key)
+
+    def _full(self, first: _Item) -> bool:
+        rows = self._compatible_rows(first)
+        preferred = self.policy.preferred_batch_sizes
+        return rows >= self.policy.max_batch_size or rows in preferred or first.rows < 0
+
+    def _take(self, first: _Item) -> list[_Item]:
+        batch: list[_Item] = []
+        rows = 0
+        for item in list(self._queue):
+            if item.key != first.key or item.future.done():
+                continue
+            if batch and (rows + item.rows > self.policy.max_batch_size or first.rows < 0):
+                break
+            self._queue.remove(item)
+            if item.timer is not None:
+                item.timer.cancel()
+            batch.append(item)
+            rows += item.rows
+        return batch
+
+    def _expire(self) -> None:
+        """Drop requests whose caller went away (cancelled) or that timed out."""
+        for item in [item for item in self._queue if item.future.done()]:
+            self._queue.remove(item)
+
+    def _time_out(self, item: _Item) -> None:
+        if item.future.done() or item not in self._queue:
+            return
+        self._queue.remove(item)
+        waited = (time.monotonic_ns() - item.enqueued) // 1000
+        item.future.set_exception(
+            RequestTimeout(f"request timed out after {waited} µs in the queue")
+        )
+
+    async def _run(
+        self, batch: list[_Item], previous: asyncio.Future[None] | None, mine: asyncio.Future[None]
+    ) -> None:
+        try:
+            results = await self._results(batch)
+            if self.policy.preserve_ordering and previous is not None:
+                await previous
+            for item, result in zip(batch, results, strict=True):
+                if not item.future.done():
+                    _settle(item.future, result)
+        finally:
+            mine.set_result(None)
+            self._slots.release()
+
+    async def _results(self, batch: list[_Item]) -> list[Result | BaseException]:
+        started = time.monotonic_ns()
+        try:
+            outputs, compute = await self._execute_batch(batch)
+        except Exception as exc:
+            if len(batch) == 1:
+                return [exc]
+            return [r for item in batch for r in await self._results([item])]
+        return [
+            (_rows_of(outputs, item, offset), started - item.enqueued, compute)
+            for item, offset in zip(batch, _offsets(batch), strict=True)
+        ]  # fmt: skip
+
+    async def _execute_batch(self, batch: list[_Item]) -> tuple[Arrays, int]:
+        if len(batch) == 1:
+            only = batch[0]
+            return await self._execute(only.inputs, only.outputs)
+        names = list(dict.fromkeys(n for item in batch for n in item.outputs))
+        inputs = {n: np.concatenate([item.inputs[n] for item in batch]) for n in batch[0].inputs}
+        outputs, compute = await self._execute(inputs, names)
+        total = sum(item.rows for item in batch)
+        for name in names:
+            got = outputs[name].shape[0] if np.ndim(outputs[name]) else None
+            if got != total:
+                raise InferenceFailed(
+                    f"model '{self._name}' returned {got} rows of '{name}' for a batch of {total}"
+                )
+        return outputs, compute
+
+    async def close(self) -> None:
+        """Stop taking requests, let running batches finish, fail what is still queued."""
+        self._closed = True
+        if self._collector is not None:
+            self._collector.cancel()
+            await asyncio.gather(self._collector, return_exceptions=True)
+        await asyncio.gather(*self._running, return_exceptions=True)
+        while self._queue:
+            item = self._queue.popleft()
+            if not item.future.done():
+                item.future.set_exception(ModelNotReady(f"model '{self._name}' was unloaded"))
+
+
+def _rows_of(outputs: Arrays, item: _Item, offset: int) -> dict[str, np.ndarray]:
+    """This request's requested outputs: its own rows, or everything when it ran alone."""
+    if item.rows < 0:
+        return {n: a for n, a in outputs.items() if n in item.outputs}
+    return {n: a[offset : offset + item.rows] for n, a in outputs.items() if n in item.outputs}
+
+
+def _offsets(batch: list[_Item]) -> list[int]:
+    offsets, total = [], 0
+    for item in batch:
+        offsets.append(total)
+        total += max(item.rows, 0)
+    return offsets
+
+
+def _settle(future: asyncio.Future[Result], result: Result | BaseException) -> None:
+    if isinstance(result, BaseException):
+        future.set_exception(result)
+    else:
+        future.set_result(result)
