@@ -3,12 +3,14 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import grpc
 import httpx2
 import pytest
 from starlette.applications import Starlette
 
 from modelport.config import Settings
 from modelport.examples import digits
+from modelport.grpc.server import GrpcServer
 from modelport.server import Server
 from tests import models
 
@@ -63,3 +65,15 @@ async def digits_client(digits_app: Starlette) -> AsyncIterator[httpx2.AsyncClie
     """In-process REST client serving only the digits demo model."""
     async for c in _client(digits_app):
         yield c
+
+
+@pytest.fixture(scope="session")
+async def grpc_channel(repository: Path) -> AsyncIterator[grpc.aio.Channel]:
+    server = Server(Settings(model_repositories=(str(repository),)))
+    await server.load_models()
+    grpc_server = GrpcServer(server.dataplane, max_message_bytes=1 << 20)
+    port = await grpc_server.start("127.0.0.1", 0)
+    async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
+        yield channel
+    await grpc_server.stop(1)
+    await server.stop()

@@ -71,6 +71,15 @@ def build_repository(root: Path) -> Path:
     (root / "versioned" / "config.yaml").write_text(
         "version_policy: {latest: {num_versions: 2}}\nversion_labels: {stable: 2, canary: 3}\n"
     )
+    identity(root / "batched" / "1" / "model.onnx", TensorProto.FLOAT)
+    (root / "batched" / "config.yaml").write_text(
+        "max_batch_size: 16\n"
+        "dynamic_batching:\n"
+        "  max_queue_delay_microseconds: 3000\n"
+        "  default_queue_policy: {max_queue_size: 48}\n"
+        "instance_group: [{count: 2, kind: KIND_CPU}]\n"
+        "parameters: {execution: thread}\n"
+    )
     (root / "broken" / "1").mkdir(parents=True)
     (root / "broken" / "1" / "model.onnx").write_bytes(b"this is not an onnx model")
     return root

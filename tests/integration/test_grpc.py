@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import struct
-from collections.abc import AsyncIterator
-from pathlib import Path
 
 import grpc
 import numpy as np
@@ -12,25 +10,10 @@ import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
-from modelport.config import Settings
-from modelport.grpc.server import GrpcServer
 from modelport.protocol._generated import grpc_service_pb2 as pb
 from modelport.protocol._generated import grpc_service_pb2_grpc as pb_grpc
-from modelport.server import Server
 
 Stub = pb_grpc.GRPCInferenceServiceStub
-
-
-@pytest.fixture(scope="session")
-async def grpc_channel(repository: Path) -> AsyncIterator[grpc.aio.Channel]:
-    server = Server(Settings(model_repositories=(str(repository),)))
-    await server.load_models()
-    grpc_server = GrpcServer(server.dataplane, max_message_bytes=1 << 20)
-    port = await grpc_server.start("127.0.0.1", 0)
-    async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
-        yield channel
-    await grpc_server.stop(1)
-    await server.stop()
 
 
 @pytest.fixture
