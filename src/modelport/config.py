@@ -42,6 +42,7 @@ class Settings:
     grpc_port: int = 8001
     grpc_max_message_bytes: int = DEFAULT_MAX_REQUEST_BYTES
     allow_grpc: bool = True
+    allow_metrics: bool = True
     model_control_mode: str = "none"  # none | poll | explicit, as Triton
     repository_poll_secs: float = 15.0
     load_models: tuple[str, ...] = ()

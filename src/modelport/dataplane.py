@@ -152,8 +152,13 @@ def _record(
     stats.compute_output.add(done - ran)
     stats.success.add(done - started)
     batched = model.metadata.max_batch_size > 0 and request.inputs[0].data.ndim > 0
-    stats.inference_count += int(request.inputs[0].data.shape[0]) if batched else 1
+    rows = int(request.inputs[0].data.shape[0]) if batched else 1
+    stats.inference_count += rows
     stats.last_inference_ms = time.time_ns() // 1_000_000
+    if model.metrics is not None:
+        model.metrics.success.inc()
+        model.metrics.inferences.inc(rows)
+        model.metrics.request_seconds.observe((done - started) / 1e9)
 
 
 def _with_versions(metadata: ModelMetadata, versions: tuple[str, ...]) -> ModelMetadata:

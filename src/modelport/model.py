@@ -20,6 +20,7 @@ import numpy as np
 
 from modelport.batching import BatchingPolicy, DynamicBatcher
 from modelport.config import ModelConfig
+from modelport.metrics import ModelMetrics
 from modelport.runtimes import Runtime
 from modelport.tensor import TensorSpec, datatype
 from modelport.types import ModelMetadata, ModelStats
@@ -43,6 +44,8 @@ class LoadedModel:
     inflight: int = 0
     executor: ThreadPoolExecutor | None = None
     batcher: DynamicBatcher | None = None
+    metrics: ModelMetrics | None = None
+    load_seconds: float = 0.0
 
     def __post_init__(self) -> None:
         if not self.inline:
@@ -75,11 +78,17 @@ class LoadedModel:
             self.inflight -= 1
         self.stats.queue.add(queued)
         self.stats.compute_infer.add(compute)
+        if self.metrics is not None:
+            self.metrics.queue_seconds.observe(queued / 1e9)
+            self.metrics.compute_seconds.observe(compute / 1e9)
         return result
 
     async def execute(self, inputs: Arrays, outputs: Sequence[str]) -> tuple[Arrays, int]:
         """One runtime call (a request or a whole batch); returns outputs and compute ns."""
         self.stats.execution_count += 1
+        if self.metrics is not None:
+            self.metrics.executions.inc()
+            self.metrics.batch_size.observe(_rows(inputs))
         if self.inline:
             started = time.perf_counter_ns()
             result = self.runtime.infer(inputs, outputs)
@@ -100,6 +109,11 @@ class LoadedModel:
         if self.executor is not None:
             self.executor.shutdown(wait=True)
         self.runtime.unload()
+
+
+def _rows(inputs: Arrays) -> int:
+    first = next(iter(inputs.values()), None)
+    return int(first.shape[0]) if first is not None and first.ndim else 1
 
 
 def _timed(runtime: Runtime, inputs: Arrays, outputs: Sequence[str]) -> tuple[Arrays, int]:

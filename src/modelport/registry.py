@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import enum
 import logging
+import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -21,6 +22,7 @@ from pathlib import Path
 from modelport import runtimes
 from modelport.config import ModelConfig
 from modelport.errors import InvalidInput, ModelNotFound, ModelNotReady
+from modelport.metrics import Metrics, ModelGauges
 from modelport.model import LoadedModel, execution_mode
 from modelport.repository.layout import ModelProblem, ModelSource, contained
 from modelport.runtimes import RuntimeOptions
@@ -56,9 +58,14 @@ class ModelRecord:
 
 class ModelRegistry:
     def __init__(
-        self, options: RuntimeOptions, default_max_batch: int = 0, drain_timeout: float = 30.0
+        self,
+        options: RuntimeOptions,
+        default_max_batch: int = 0,
+        drain_timeout: float = 30.0,
+        metrics: Metrics | None = None,
     ) -> None:
         self._options = options
+        self._metrics = metrics or Metrics()
         self._default_max_batch = default_max_batch
         self._drain_timeout = drain_timeout
         self._models: dict[str, ModelRecord] = {}
@@ -109,6 +116,7 @@ class ModelRegistry:
             current = record.versions[source.version] = VersionRecord(
                 source.version, ModelState.LOADING
             )
+        started = time.monotonic()
         try:
             model = await asyncio.to_thread(
                 load_model, source, self._options, self._default_max_batch
@@ -116,6 +124,8 @@ class ModelRegistry:
         except Exception as exc:  # any load failure stays with this version
             self._load_failed(source, current, _reason(exc, source.root))
             return
+        model.load_seconds = time.monotonic() - started
+        model.metrics = self._metrics.model(source.name, str(source.version))
         previous = current.model
         current.model, current.state, current.reason = model, ModelState.READY, ""
         current.fingerprint = source.fingerprint
@@ -202,6 +212,25 @@ class ModelRegistry:
                 reason = r.reason or model.problem
                 entries.append(ModelIndexEntry(name, str(version), r.state.value, reason))
         return entries
+
+    def gauges(self) -> list[ModelGauges]:
+        """Every version's state, queue depth, in-flight count and load time, for /metrics."""
+        found = []
+        for name, model in self._models.items():
+            for version, r in model.versions.items():
+                m = r.model
+                depth = m.batcher.depth if m is not None and m.batcher is not None else 0
+                found.append(
+                    ModelGauges(
+                        name,
+                        str(version),
+                        r.state.value,
+                        depth,
+                        m.inflight if m else 0,
+                        m.load_seconds if m else 0.0,
+                    )
+                )
+        return found
 
     def close(self) -> None:
         for model in self._models.values():

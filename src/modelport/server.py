@@ -21,6 +21,7 @@ from modelport.config import Settings
 from modelport.control import ModelControl
 from modelport.dataplane import DataPlane
 from modelport.grpc.server import GrpcServer
+from modelport.metrics import Metrics
 from modelport.registry import ModelRegistry
 from modelport.rest.app import RestOptions, create_app
 from modelport.runtimes import RuntimeOptions
@@ -44,9 +45,11 @@ class Server:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         options = RuntimeOptions(settings.intra_op_threads, settings.inter_op_threads)
+        self.metrics = Metrics()
         self.registry = ModelRegistry(
-            options, settings.default_max_batch_size, settings.exit_timeout_secs
+            options, settings.default_max_batch_size, settings.exit_timeout_secs, self.metrics
         )
+        self.metrics.watch(self.registry.gauges)
         self.control = ModelControl(settings, self.registry)
         self.dataplane = DataPlane(
             self.registry, self.control, __version__, settings.strict_readiness
@@ -70,8 +73,10 @@ class Server:
 
     def build_app(self) -> Starlette:
         s = self.settings
-        options = RestOptions(s.max_request_bytes, s.max_json_depth, self.default_model())
-        return create_app(self.dataplane, options)
+        options = RestOptions(
+            s.max_request_bytes, s.max_json_depth, self.default_model(), s.allow_metrics
+        )
+        return create_app(self.dataplane, options, self.metrics)
 
     async def start(self) -> None:
         await self.load_models()
@@ -91,7 +96,8 @@ class Server:
         self._task = asyncio.create_task(self._uvicorn.serve(sockets=[sock]))
         await self._wait_started()
         if self.settings.allow_grpc:
-            self._grpc = GrpcServer(self.dataplane, self.settings.grpc_max_message_bytes)
+            max_message = self.settings.grpc_max_message_bytes
+            self._grpc = GrpcServer(self.dataplane, self.metrics, max_message)
             self.grpc_port = await self._grpc.start(self.settings.host, self.settings.grpc_port)
             if not self.grpc_port:
                 raise ServerError(f"cannot listen for gRPC on port {self.settings.grpc_port}")

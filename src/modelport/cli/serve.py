@@ -49,6 +49,7 @@ def add_parser(commands: Any, name: str) -> None:
     add("--port-file", help="write the bound ports here as JSON once serving")
     add("--grpc-port", type=int, help="V2 gRPC port (default 8001; 0 picks a free one)")
     add("--allow-grpc", type=_bool, metavar="BOOL", help="serve gRPC (default true)")
+    add("--allow-metrics", type=_bool, metavar="BOOL", help="serve GET /metrics (default true)")
     add("--grpc-max-message-bytes", type=int, help="largest gRPC message (default 64 MiB)")
     add(
         "--model-control-mode", choices=["none", "poll", "explicit"], help="as Triton; default none"

@@ -8,6 +8,7 @@ from grpc_reflection.v1alpha import reflection
 
 from modelport.dataplane import DataPlane
 from modelport.grpc.servicer import InferenceServicer
+from modelport.metrics import Metrics
 from modelport.protocol._generated import grpc_service_pb2 as pb
 from modelport.protocol._generated import grpc_service_pb2_grpc as pb_grpc
 
@@ -15,8 +16,9 @@ SERVICE = pb.DESCRIPTOR.services_by_name["GRPCInferenceService"].full_name
 
 
 class GrpcServer:
-    def __init__(self, dataplane: DataPlane, max_message_bytes: int) -> None:
+    def __init__(self, dataplane: DataPlane, metrics: Metrics, max_message_bytes: int) -> None:
         self._dataplane = dataplane
+        self._metrics = metrics
         self._max = max_message_bytes
         self._server: grpc.aio.Server | None = None
         self._health = health.aio.HealthServicer()
@@ -29,7 +31,7 @@ class GrpcServer:
             ("grpc.so_reuseport", 0),
         ]
         server = grpc.aio.server(options=options)
-        servicer = InferenceServicer(self._dataplane)
+        servicer = InferenceServicer(self._dataplane, self._metrics)
         pb_grpc.add_GRPCInferenceServiceServicer_to_server(servicer, server)  # type: ignore[no-untyped-call]
         health_pb2_grpc.add_HealthServicer_to_server(self._health, server)
         names = (SERVICE, health.SERVICE_NAME, reflection.SERVICE_NAME)

@@ -11,8 +11,9 @@ from typing import Any, TypeVar
 import grpc
 
 from modelport.dataplane import DataPlane
-from modelport.errors import ModelportError
+from modelport.errors import ErrorCode, ModelportError
 from modelport.grpc.errors import GRPC_STATUS
+from modelport.metrics import Metrics
 from modelport.protocol import v2_grpc
 from modelport.protocol._generated import grpc_service_pb2 as pb
 from modelport.protocol._generated import grpc_service_pb2_grpc as pb_grpc
@@ -35,9 +36,11 @@ def mapped(method: Handler[Request, Response]) -> Handler[Request, Response]:
         try:
             return await method(self, request, context)
         except ModelportError as exc:
+            self.count_failure(method.__name__, request, exc.code)
             await context.abort(GRPC_STATUS[exc.code], exc.message)
         except Exception:
             logger.exception("unexpected error in %s", method.__name__)
+            self.count_failure(method.__name__, request, ErrorCode.INTERNAL)
             await context.abort(grpc.StatusCode.INTERNAL, "internal server error; see the log")
         raise AssertionError("unreachable: abort raises")
 
@@ -45,8 +48,17 @@ def mapped(method: Handler[Request, Response]) -> Handler[Request, Response]:
 
 
 class InferenceServicer(pb_grpc.GRPCInferenceServiceServicer):
-    def __init__(self, dataplane: DataPlane) -> None:
+    def __init__(self, dataplane: DataPlane, metrics: Metrics) -> None:
         self.dataplane = dataplane
+        self.metrics = metrics
+
+    def count_failure(self, method: str, request: Any, code: ErrorCode) -> None:
+        """Failed inference requests, by reason; the model label only for a model that exists."""
+        if method not in ("ModelInfer", "ModelStreamInfer"):
+            return
+        model = getattr(request, "model_name", "")
+        known = model in self.dataplane.model_names()
+        self.metrics.failure(code, model if known else "")
 
     @mapped
     async def ServerLive(self, request: pb.ServerLiveRequest, context: Any) -> Any:
@@ -143,7 +155,9 @@ class InferenceServicer(pb_grpc.GRPCInferenceServiceServicer):
         try:
             return pb.ModelStreamInferResponse(infer_response=await self._infer(request))
         except ModelportError as exc:
+            self.count_failure("ModelStreamInfer", request, exc.code)
             return pb.ModelStreamInferResponse(error_message=exc.message)
         except Exception:
             logger.exception("unexpected error in a streamed inference")
+            self.count_failure("ModelStreamInfer", request, ErrorCode.INTERNAL)
             return pb.ModelStreamInferResponse(error_message="internal server error; see the log")

@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
 
 from modelport.dataplane import DataPlane
+from modelport.metrics import Metrics
 from modelport.rest import predict, tfserving, v2
 from modelport.rest.endpoints import Endpoints, RestOptions
 from modelport.rest.errors import EXCEPTION_HANDLERS
@@ -12,7 +19,18 @@ from modelport.rest.errors import EXCEPTION_HANDLERS
 __all__ = ["RestOptions", "create_app"]
 
 
-def create_app(dataplane: DataPlane, options: RestOptions) -> Starlette:
+def create_app(dataplane: DataPlane, options: RestOptions, metrics: Metrics) -> Starlette:
     endpoints = Endpoints(dataplane, options)
     routes = [*v2.routes(endpoints), *predict.routes(endpoints), *tfserving.routes(endpoints)]
-    return Starlette(routes=routes, exception_handlers=EXCEPTION_HANDLERS)
+    if options.metrics:
+        routes.append(Route("/metrics", metrics_endpoint(metrics), methods=["GET"]))
+    app = Starlette(routes=routes, exception_handlers=EXCEPTION_HANDLERS)
+    app.state.dataplane, app.state.metrics = dataplane, metrics
+    return app
+
+
+def metrics_endpoint(metrics: Metrics) -> Callable[[Request], Awaitable[Response]]:
+    async def endpoint(_: Request) -> Response:
+        return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+    return endpoint

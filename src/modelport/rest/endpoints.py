@@ -18,6 +18,8 @@ class RestOptions:
     max_json_depth: int = 100
     default_model: str = ""
     """The model ``POST /predict`` serves; empty when none could be chosen."""
+    metrics: bool = True
+    """Serve Prometheus metrics at ``/metrics``."""
 
 
 class Endpoints:

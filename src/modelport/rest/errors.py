@@ -31,9 +31,22 @@ def error_response(status: int, message: str) -> Response:
     return Response(error_body(message), status_code=status, media_type="application/json")
 
 
-async def modelport_error(_: Request, exc: Exception) -> Response:
+INFERENCE_PATHS = ("/infer", "/predict", ":predict")
+
+
+async def modelport_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, ModelportError)
+    count_failure(request, exc.code)
     return error_response(HTTP_STATUS[exc.code], exc.message)
+
+
+def count_failure(request: Request, code: ErrorCode) -> None:
+    """Failed inference requests, by reason; the model label only for a model that exists."""
+    if not request.url.path.lower().endswith(INFERENCE_PATHS):
+        return
+    model = request.path_params.get("model", "")
+    known = model in request.app.state.dataplane.model_names()
+    request.app.state.metrics.failure(code, model if known else "")
 
 
 async def http_error(request: Request, exc: Exception) -> Response:
@@ -46,6 +59,7 @@ async def http_error(request: Request, exc: Exception) -> Response:
 
 async def unexpected_error(request: Request, exc: Exception) -> Response:
     logger.exception("unexpected error serving %s %s", request.method, request.url.path)
+    count_failure(request, ErrorCode.INTERNAL)
     return error_response(500, "internal server error; see the server log")
 
 
