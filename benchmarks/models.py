@@ -43,7 +43,18 @@ def build(name: str, path: Path, seed: int = 0) -> Path:
     return path
 
 
+BATCHED = """# The wide model with dynamic batching (Triton's settings).
+max_batch_size: 32
+dynamic_batching:
+  max_queue_delay_microseconds: 2000
+  default_queue_policy: {max_queue_size: 1024}
+"""
+
+
 def repository(root: Path) -> Path:
+    """mlp, wide, and wide_batched (wide's weights behind the dynamic batcher)."""
     for name in LAYERS:
         build(name, root / name / "1" / "model.onnx")
+    build("wide", root / "wide_batched" / "1" / "model.onnx")
+    (root / "wide_batched" / "config.yaml").write_text(BATCHED)
     return root

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import importlib.util
 import json
 import os
 import platform
@@ -168,6 +169,55 @@ def scenarios_modelport() -> list[Scenario]:
         found += [("mlp", "/v2/models/mlp/infer", kind, c) for c in (1, 16, 64)]
     found += [("mlp", "/models/mlp/predict", "predict", 16)]
     found += [("wide", "/v2/models/wide/infer", kind, 64) for kind in ("v2-json", "v2-binary")]
+    batched = "/v2/models/wide_batched/infer"
+    found += [("wide_batched", batched, kind, 64) for kind in ("v2-json", "v2-binary")]
+    return found
+
+
+Server = tuple[str, list[str], Path, list[Scenario]]  # label, command, port file, scenarios
+
+
+def servers(repo: Path, tmp: str) -> list[Server]:
+    """modelport, the bare-ASGI limit, and (with flask installed) the seed's Flask server."""
+    py, here, mlp = sys.executable, Path(__file__).parent, str(repo / "mlp" / "1" / "model.onnx")
+    threads = ["--intra-op-threads", "1", "--inter-op-threads", "1"]
+    ours = [
+        py,
+        "-m",
+        "modelport",
+        "serve",
+        str(repo),
+        "--http-port",
+        "0",
+        "--grpc-port",
+        "0",
+        *threads,
+        "--log-level",
+        "warning",
+        "--port-file",
+        f"{tmp}/modelport.json",
+    ]
+    bare = [("mlp", "/predict", "predict", c) for c in (1, 16, 64)]
+    bare += [("mlp", "/raw", "raw", c) for c in (16, 64)]
+    found: list[Server] = [
+        ("modelport", ours, Path(f"{tmp}/modelport.json"), scenarios_modelport()),
+        (
+            "bare-ASGI limit",
+            [py, str(here / "bare_asgi.py"), mlp, f"{tmp}/bare.json"],
+            Path(f"{tmp}/bare.json"),
+            bare,
+        ),
+    ]
+    if importlib.util.find_spec("flask") is not None:
+        seed = [py, str(here / "flask_seed.py"), mlp, f"{tmp}/flask.json"]
+        found.append(
+            (
+                "Flask seed",
+                seed,
+                Path(f"{tmp}/flask.json"),
+                [("mlp", "/predict", "predict", c) for c in (1, 16)],
+            )
+        )
     return found
 
 
@@ -177,41 +227,13 @@ def main() -> None:
     args.add_argument("--label", default="serving-core")
     opts = args.parse_args()
     timing = (1.0, 3.0) if opts.quick else (3.0, 10.0)
+    rows: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory() as tmp:
         repo = models.repository(Path(tmp) / "repo")
         ceiling = raw_ceiling(repo)
         print(json.dumps(ceiling), flush=True)
-        ours = [
-            sys.executable,
-            "-m",
-            "modelport",
-            "serve",
-            str(repo),
-            "--http-port",
-            "0",
-            "--intra-op-threads",
-            "1",
-            "--inter-op-threads",
-            "1",
-            "--log-level",
-            "warning",
-            "--port-file",
-            f"{tmp}/modelport.json",
-        ]
-        rows = run_server(
-            "modelport", ours, Path(f"{tmp}/modelport.json"), scenarios_modelport(), timing
-        )
-        bare = [
-            sys.executable,
-            str(Path(__file__).parent / "bare_asgi.py"),
-            str(repo / "mlp" / "1" / "model.onnx"),
-            f"{tmp}/bare.json",
-        ]
-        bare_scenarios = [("mlp", "/predict", "predict", c) for c in (1, 16, 64)]
-        bare_scenarios += [("mlp", "/raw", "raw", c) for c in (16, 64)]
-        rows += run_server(
-            "bare-ASGI limit", bare, Path(f"{tmp}/bare.json"), bare_scenarios, timing
-        )
+        for label, command, port_file, scenarios in servers(repo, tmp):
+            rows += run_server(label, command, port_file, scenarios, timing)
     write(opts.label, rows, ceiling, timing, " ".join(sys.argv))
 
 

@@ -21,7 +21,7 @@ __all__ = ["RestOptions", "create_app"]
 
 def create_app(dataplane: DataPlane, options: RestOptions, metrics: Metrics) -> Starlette:
     endpoints = Endpoints(dataplane, options)
-    routes = [*v2.routes(endpoints), *predict.routes(endpoints), *tfserving.routes(endpoints)]
+    routes = [*predict.routes(endpoints), *v2.routes(endpoints), *tfserving.routes(endpoints)]
     if options.metrics:
         routes.append(Route("/metrics", metrics_endpoint(metrics), methods=["GET"]))
     app = Starlette(routes=routes, exception_handlers=EXCEPTION_HANDLERS)

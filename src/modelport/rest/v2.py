@@ -17,7 +17,10 @@ VERSIONED = "/v2/models/{model}/versions/{version}"
 
 def routes(ep: Endpoints) -> list[BaseRoute]:
     v2 = V2Routes(ep)
+    # Starlette tries routes in order: the inference routes go first (the hot path).
     found: list[BaseRoute] = [
+        Route(MODEL + "/infer", v2.infer, methods=["POST"]),
+        Route(VERSIONED + "/infer", v2.infer, methods=["POST"]),
         Route("/v2/health/live", v2.live, methods=["GET"]),
         Route("/v2/health/ready", v2.ready, methods=["GET"]),
         Route("/v2", v2.server_metadata, methods=["GET"]),
@@ -32,7 +35,6 @@ def routes(ep: Endpoints) -> list[BaseRoute]:
             Route(prefix + "/ready", v2.model_ready, methods=["GET"]),
             Route(prefix + "/config", v2.model_config, methods=["GET"]),
             Route(prefix + "/stats", v2.statistics, methods=["GET"]),
-            Route(prefix + "/infer", v2.infer, methods=["POST"]),
         ]
     return found
 
