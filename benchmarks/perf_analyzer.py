@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import json
 import os
 import re
 import subprocess
@@ -22,7 +23,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks import models
-from benchmarks.run import CLIENT_CORE, pin, start
+from benchmarks.run import CLIENT_CORE, modelport_command, pin, start
 
 CACHE = Path(__file__).parent / ".cache"
 RESULTS = Path(__file__).parent / "results"
@@ -87,27 +88,9 @@ def main() -> None:
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         repo = models.repository(Path(tmp) / "repo")
-        command = [
-            sys.executable,
-            "-m",
-            "modelport",
-            "serve",
-            str(repo),
-            "--http-port",
-            "0",
-            "--grpc-port",
-            "0",
-            "--intra-op-threads",
-            "1",
-            "--inter-op-threads",
-            "1",
-            "--log-level",
-            "warning",
-            "--port-file",
-            f"{tmp}/ports.json",
-        ]
+        command = modelport_command(repo, Path(f"{tmp}/ports.json"))
         process, http = start(command, Path(f"{tmp}/ports.json"))
-        grpc = int(__import__("json").loads(Path(f"{tmp}/ports.json").read_text())["grpc"])
+        grpc = int(json.loads(Path(f"{tmp}/ports.json").read_text())["grpc"])
         try:
             for protocol, port in (("http", http), ("grpc", grpc)):
                 for c in (1, 16, 64):

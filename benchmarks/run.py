@@ -174,29 +174,22 @@ def scenarios_modelport() -> list[Scenario]:
     return found
 
 
+def modelport_command(repo: Path, port_file: Path) -> list[str]:
+    """``modelport serve`` as every benchmark runs it: free ports, one onnxruntime thread."""
+    return [
+        sys.executable, "-m", "modelport", "serve", str(repo), "--http-port", "0",
+        "--grpc-port", "0", "--intra-op-threads", "1", "--inter-op-threads", "1",
+        "--log-level", "warning", "--port-file", str(port_file),
+    ]  # fmt: skip
+
+
 Server = tuple[str, list[str], Path, list[Scenario]]  # label, command, port file, scenarios
 
 
 def servers(repo: Path, tmp: str) -> list[Server]:
     """modelport, the bare-ASGI limit, and (with flask installed) the seed's Flask server."""
     py, here, mlp = sys.executable, Path(__file__).parent, str(repo / "mlp" / "1" / "model.onnx")
-    threads = ["--intra-op-threads", "1", "--inter-op-threads", "1"]
-    ours = [
-        py,
-        "-m",
-        "modelport",
-        "serve",
-        str(repo),
-        "--http-port",
-        "0",
-        "--grpc-port",
-        "0",
-        *threads,
-        "--log-level",
-        "warning",
-        "--port-file",
-        f"{tmp}/modelport.json",
-    ]
+    ours = modelport_command(repo, Path(f"{tmp}/modelport.json"))
     bare = [("mlp", "/predict", "predict", c) for c in (1, 16, 64)]
     bare += [("mlp", "/raw", "raw", c) for c in (16, 64)]
     found: list[Server] = [

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from modelport.errors import InvalidInput
 from modelport.tensor import TensorSpec
 
 Parameters = Mapping[str, str | int | float | bool]
@@ -77,6 +78,14 @@ class ModelMetadata:
 
     def input(self, name: str) -> TensorSpec | None:
         return next((spec for spec in self.inputs if spec.name == name), None)
+
+    def require_input(self, name: str) -> TensorSpec:
+        """The named input, or ``InvalidInput`` naming the inputs the model has."""
+        spec = self.input(name)
+        if spec is None:
+            known = [s.name for s in self.inputs]
+            raise InvalidInput(f"unknown input '{name}' for model '{self.name}'; inputs: {known}")
+        return spec
 
     def output(self, name: str) -> TensorSpec | None:
         return next((spec for spec in self.outputs if spec.name == name), None)

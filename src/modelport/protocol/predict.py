@@ -45,10 +45,7 @@ def _named_values(value: Any, metadata: ModelMetadata) -> dict[str, Any]:
 
 
 def _decode_input(metadata: ModelMetadata, name: str, value: Any) -> tuple[InferInput, bool]:
-    spec = metadata.input(name)
-    if spec is None:
-        known = [s.name for s in metadata.inputs]
-        raise InvalidInput(f"unknown input '{name}' for model '{metadata.name}'; inputs: {known}")
+    spec = metadata.require_input(name)
     row = datatype(spec.datatype)
     what = f"input '{name}'"
     if not isinstance(value, list):

@@ -66,10 +66,7 @@ def _columns(inputs: Any, metadata: ModelMetadata) -> dict[str, Any]:
 
 
 def _tensor(metadata: ModelMetadata, name: str, value: Any) -> InferInput:
-    spec = metadata.input(name)
-    if spec is None:
-        known = [s.name for s in metadata.inputs]
-        raise InvalidInput(f"unknown input '{name}' for model '{metadata.name}'; inputs: {known}")
+    spec = metadata.require_input(name)
     row = datatype(spec.datatype)
     what = f"input '{name}'"
     if row.name == "BYTES":

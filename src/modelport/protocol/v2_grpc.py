@@ -16,6 +16,7 @@ from modelport.config import ModelConfig
 from modelport.errors import InvalidInput
 from modelport.protocol import v2_extensions
 from modelport.protocol._generated import grpc_service_pb2 as pb
+from modelport.protocol.v2_json import reject_duplicates
 from modelport.tensor import (
     DataType,
     array_from_buffer,
@@ -56,10 +57,7 @@ def decode_infer_request(msg: pb.ModelInferRequest) -> InferRequest:
             "send every input raw or none"
         )
     inputs = tuple(_input(tensor, raw[i] if raw else None) for i, tensor in enumerate(msg.inputs))
-    seen = [tensor.name for tensor in inputs]
-    duplicate = next((n for n in seen if seen.count(n) > 1), None)
-    if duplicate is not None:
-        raise InvalidInput(f"input '{duplicate}' appears more than once in the request")
+    reject_duplicates((tensor.name for tensor in inputs), "input")
     return InferRequest(
         model_name=msg.model_name,
         model_version=msg.model_version,
@@ -99,10 +97,7 @@ def _outputs(msg: pb.ModelInferRequest) -> tuple[RequestedOutput, ...]:
     outputs = tuple(
         RequestedOutput(o.name, parameters=parameters_of(o.parameters)) for o in msg.outputs
     )
-    names = [o.name for o in outputs]
-    duplicate = next((n for n in names if names.count(n) > 1), None)
-    if duplicate is not None:
-        raise InvalidInput(f"output '{duplicate}' appears more than once in the request")
+    reject_duplicates((o.name for o in outputs), "output")
     return outputs
 
 

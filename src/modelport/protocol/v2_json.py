@@ -71,7 +71,7 @@ def decode_request(
         raise InvalidInput("inference request must have a non-empty 'inputs' list")
     parameters = parameters_of(obj.get("parameters"), "request")
     inputs = tuple(_decode_input(item, i, binary) for i, item in enumerate(items))
-    _reject_duplicates((tensor.name for tensor in inputs), "input")
+    reject_duplicates((tensor.name for tensor in inputs), "input")
     if binary is not None:
         binary.finish()
     return InferRequest(
@@ -138,7 +138,7 @@ def _decode_outputs(items: Any) -> tuple[RequestedOutput, ...]:
     if not isinstance(items, list):
         raise InvalidInput("'outputs' must be a list")
     outputs = tuple(_decode_output(item, i) for i, item in enumerate(items))
-    _reject_duplicates((output.name for output in outputs), "output")
+    reject_duplicates((output.name for output in outputs), "output")
     return outputs
 
 
@@ -153,7 +153,7 @@ def _decode_output(obj: Any, index: int) -> RequestedOutput:
     return RequestedOutput(name=obj["name"], binary=binary, parameters=parameters)
 
 
-def _reject_duplicates(names: Iterable[str], kind: str) -> None:
+def reject_duplicates(names: Iterable[str], kind: str) -> None:
     seen: set[str] = set()
     for name in names:
         if name in seen:
