@@ -6,7 +6,7 @@ from pathlib import Path
 import grpc
 import httpx2
 import pytest
-from starlette.applications import Starlette
+from starlette.types import ASGIApp
 
 from modelport.config import Settings
 from modelport.examples import digits
@@ -27,41 +27,41 @@ def digits_repository(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
-async def _app(settings: Settings) -> AsyncIterator[Starlette]:
+async def _app(settings: Settings) -> AsyncIterator[ASGIApp]:
     server = Server(settings)
     await server.load_models()
     yield server.build_app()
     await server.stop()
 
 
-async def _client(app: Starlette) -> AsyncIterator[httpx2.AsyncClient]:
+async def _client(app: ASGIApp) -> AsyncIterator[httpx2.AsyncClient]:
     transport = httpx2.ASGITransport(app=app)
     async with httpx2.AsyncClient(transport=transport, base_url="http://modelport") as client:
         yield client
 
 
 @pytest.fixture(scope="session")
-async def repository_app(repository: Path) -> AsyncIterator[Starlette]:
+async def repository_app(repository: Path) -> AsyncIterator[ASGIApp]:
     settings = Settings(model_repositories=(str(repository),), max_request_bytes=1 << 20)
     async for app in _app(settings):
         yield app
 
 
 @pytest.fixture(scope="session")
-async def digits_app(digits_repository: Path) -> AsyncIterator[Starlette]:
+async def digits_app(digits_repository: Path) -> AsyncIterator[ASGIApp]:
     async for app in _app(Settings(model_repositories=(str(digits_repository),))):
         yield app
 
 
 @pytest.fixture
-async def client(repository_app: Starlette) -> AsyncIterator[httpx2.AsyncClient]:
+async def client(repository_app: ASGIApp) -> AsyncIterator[httpx2.AsyncClient]:
     """In-process REST client over the test repository (several models, one broken)."""
     async for c in _client(repository_app):
         yield c
 
 
 @pytest.fixture
-async def digits_client(digits_app: Starlette) -> AsyncIterator[httpx2.AsyncClient]:
+async def digits_client(digits_app: ASGIApp) -> AsyncIterator[httpx2.AsyncClient]:
     """In-process REST client serving only the digits demo model."""
     async for c in _client(digits_app):
         yield c

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import socket
 from collections.abc import Iterator
 
 import uvicorn
-from starlette.applications import Starlette
+from starlette.types import ASGIApp
 
 from modelport import __version__
 from modelport.config import Settings
@@ -71,7 +72,7 @@ class Server:
             raise ServerError(f"--default-model {chosen!r} is not in the repository {names}")
         return chosen or (names[0] if len(names) == 1 else "")
 
-    def build_app(self) -> Starlette:
+    def build_app(self) -> ASGIApp:
         s = self.settings
         options = RestOptions(
             s.max_request_bytes, s.max_json_depth, self.default_model(), s.allow_metrics
@@ -95,6 +96,9 @@ class Server:
         self._uvicorn = _Uvicorn(config)
         self._task = asyncio.create_task(self._uvicorn.serve(sockets=[sock]))
         await self._wait_started()
+        # Everything allocated so far (modules, models) lives for the whole process: keep it
+        # out of the garbage collector's scans, which otherwise run on the request path.
+        gc.freeze()
         if self.settings.allow_grpc:
             max_message = self.settings.grpc_max_message_bytes
             self._grpc = GrpcServer(self.dataplane, self.metrics, max_message)

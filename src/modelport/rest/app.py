@@ -9,24 +9,26 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
+from starlette.types import ASGIApp
 
 from modelport.dataplane import DataPlane
 from modelport.metrics import Metrics
-from modelport.rest import predict, tfserving, v2
+from modelport.rest import tfserving, v2
 from modelport.rest.endpoints import Endpoints, RestOptions
 from modelport.rest.errors import EXCEPTION_HANDLERS
+from modelport.rest.inference import InferenceRoutes
 
 __all__ = ["RestOptions", "create_app"]
 
 
-def create_app(dataplane: DataPlane, options: RestOptions, metrics: Metrics) -> Starlette:
+def create_app(dataplane: DataPlane, options: RestOptions, metrics: Metrics) -> ASGIApp:
     endpoints = Endpoints(dataplane, options)
-    routes = [*predict.routes(endpoints), *v2.routes(endpoints), *tfserving.routes(endpoints)]
+    routes = [*v2.routes(endpoints), *tfserving.routes(endpoints)]
     if options.metrics:
         routes.append(Route("/metrics", metrics_endpoint(metrics), methods=["GET"]))
     app = Starlette(routes=routes, exception_handlers=EXCEPTION_HANDLERS)
     app.state.dataplane, app.state.metrics = dataplane, metrics
-    return app
+    return InferenceRoutes(app, endpoints, metrics)
 
 
 def metrics_endpoint(metrics: Metrics) -> Callable[[Request], Awaitable[Response]]:

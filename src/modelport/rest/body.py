@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import zlib
+from collections.abc import Mapping
 
-from starlette.requests import Request
+from starlette.types import Receive
 
 from modelport.errors import InvalidInput, PayloadTooLarge, UnsupportedMediaType
 
@@ -17,21 +18,27 @@ _REFUSED_TYPES = (
 )
 
 
-async def read_body(request: Request, limit: int) -> bytes:
-    """The whole body, refused with 413 as soon as it is known to exceed ``limit``."""
-    _check_content_type(request.headers.get("content-type", ""))
-    declared = request.headers.get("content-length", "")
+async def read_body(headers: Mapping[str, str], receive: Receive, limit: int) -> bytes:
+    """The whole body from ASGI ``receive``, refused with 413 as soon as it is known to
+    exceed ``limit`` (``headers`` keys are lower-case)."""
+    _check_content_type(headers.get("content-type", ""))
+    declared = headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit:
         raise PayloadTooLarge(_too_large(int(declared), limit))
     chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
+    size, more = 0, True
+    while more:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise InvalidInput("the client disconnected before sending the whole body")
+        chunk = message.get("body", b"")
         size += len(chunk)
         if size > limit:
             raise PayloadTooLarge(_too_large(size, limit))
         chunks.append(chunk)
-    body = b"".join(chunks)
-    encoding = request.headers.get("content-encoding", "identity").strip().lower()
+        more = message.get("more_body", False)
+    body = chunks[0] if len(chunks) == 1 else b"".join(chunks)
+    encoding = headers.get("content-encoding", "identity").strip().lower()
     return decompress(body, encoding, limit)
 
 

@@ -28,7 +28,7 @@ class Endpoints:
         self.options = options
 
     async def body(self, request: Request) -> bytes:
-        return await read_body(request, self.options.max_request_bytes)
+        return await read_body(request.headers, request.receive, self.options.max_request_bytes)
 
     async def json(self, request: Request) -> object:
         return jsonbody.loads(await self.body(request), self.options.max_json_depth)

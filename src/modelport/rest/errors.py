@@ -31,7 +31,7 @@ def error_response(status: int, message: str) -> Response:
     return Response(error_body(message), status_code=status, media_type="application/json")
 
 
-INFERENCE_PATHS = ("/infer", "/predict", ":predict")
+INFERENCE_PATHS = (":predict",)  # the V2 and /predict routes count theirs in rest/inference.py
 
 
 async def modelport_error(request: Request, exc: Exception) -> Response:

@@ -7,9 +7,8 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from modelport.errors import InvalidInput
-from modelport.protocol import jsonbody, v2_binary, v2_extensions, v2_json
+from modelport.protocol import jsonbody, v2_extensions, v2_json
 from modelport.rest.endpoints import Endpoints, json_response
-from modelport.types import InferRequest
 
 MODEL = "/v2/models/{model}"
 VERSIONED = "/v2/models/{model}/versions/{version}"
@@ -17,10 +16,8 @@ VERSIONED = "/v2/models/{model}/versions/{version}"
 
 def routes(ep: Endpoints) -> list[BaseRoute]:
     v2 = V2Routes(ep)
-    # Starlette tries routes in order: the inference routes go first (the hot path).
+    # POST .../infer is served by rest/inference.py before requests reach these routes.
     found: list[BaseRoute] = [
-        Route(MODEL + "/infer", v2.infer, methods=["POST"]),
-        Route(VERSIONED + "/infer", v2.infer, methods=["POST"]),
         Route("/v2/health/live", v2.live, methods=["GET"]),
         Route("/v2/health/ready", v2.ready, methods=["GET"]),
         Route("/v2", v2.server_metadata, methods=["GET"]),
@@ -107,22 +104,3 @@ class V2Routes:
         if not isinstance(obj, dict):
             raise InvalidInput("repository request body must be a JSON object")
         return dict(v2_json.parameters_of(obj.get("parameters"), "repository request"))
-
-    async def infer(self, request: Request) -> Response:
-        decoded = await self._decode(request)
-        response = await self.dataplane.infer(decoded)
-        content, headers = v2_binary.encode_response(response)
-        return Response(content, headers=headers)
-
-    async def _decode(self, request: Request) -> InferRequest:
-        name, version = _target(request)
-        self.dataplane.require_ready(name, version)
-        body = await self.ep.body(request)
-        length = v2_binary.header_length(request.headers.get(v2_binary.HEADER), len(body))
-        depth = self.ep.options.max_json_depth
-        if length is None:
-            return v2_json.decode_request(jsonbody.loads(body, depth), name, version)
-        if length == 0:
-            metadata = self.dataplane.model_metadata(name, version)
-            return v2_binary.decode_raw_request(body, metadata, name, version)
-        return v2_binary.decode_request(body, length, name, version, depth)
