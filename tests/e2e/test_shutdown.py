@@ -1,0 +1,73 @@
+"""SIGTERM while requests are in flight (RELIABILITY F6): they finish, then exit 0."""
+
+from __future__ import annotations
+
+import signal
+import threading
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import orjson
+import pytest
+from benchmarks import models
+
+from tests.e2e.conftest import start_server
+
+pytestmark = pytest.mark.e2e
+
+
+def infer(port: int, results: list[object]) -> None:
+    body = orjson.dumps(
+        {
+            "inputs": [
+                {
+                    "name": "input",
+                    "datatype": "FP32",
+                    "shape": [64, 784],
+                    "data": [0.5] * (64 * 784),
+                }
+            ]
+        }
+    )
+    request = urllib.request.Request(f"http://127.0.0.1:{port}/v2/models/wide/infer", data=body)
+    try:
+        with urllib.request.urlopen(request, timeout=60) as response:
+            results.append((response.status, time.monotonic()))
+    except urllib.error.URLError as exc:
+        results.append(exc)
+
+
+def test_sigterm_lets_in_flight_requests_finish(tmp_path: Path) -> None:
+    repo = tmp_path / "repo"
+    models.build("wide", repo / "wide" / "1" / "model.onnx")
+    server = start_server(
+        [
+            "--model-repository",
+            str(repo),
+            "--http-port",
+            "0",
+            "--grpc-port",
+            "0",
+            "--intra-op-threads",
+            "1",
+        ],
+        tmp_path,
+    )
+    results: list[object] = []
+    threads = [threading.Thread(target=infer, args=(server.port, results)) for _ in range(24)]
+    for thread in threads:
+        thread.start()
+    deadline = time.monotonic() + 30
+    while not results and time.monotonic() < deadline:  # the first answer: the rest are queued
+        time.sleep(0.005)
+    sigterm_at = time.monotonic()
+    server.process.send_signal(signal.SIGTERM)
+    for thread in threads:
+        thread.join(60)
+    output, _ = server.process.communicate(timeout=60)
+    assert server.process.returncode == 0, output
+    answered = [r for r in results if isinstance(r, tuple) and r[0] == 200]
+    assert len(answered) == 24, results  # every accepted request is answered
+    assert any(done > sigterm_at for _, done in answered), "none was in flight at SIGTERM"
