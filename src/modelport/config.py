@@ -43,6 +43,7 @@ class Settings:
     grpc_max_message_bytes: int = DEFAULT_MAX_REQUEST_BYTES
     allow_grpc: bool = True
     allow_metrics: bool = True
+    metrics_port: int = -1  # -1: only /metrics on the HTTP port; 0: a free port
     model_control_mode: str = "none"  # none | poll | explicit, as Triton
     repository_poll_secs: float = 15.0
     load_models: tuple[str, ...] = ()

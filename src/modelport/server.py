@@ -13,6 +13,7 @@ import gc
 import logging
 import socket
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 import uvicorn
 from starlette.types import ASGIApp
@@ -24,7 +25,7 @@ from modelport.dataplane import DataPlane
 from modelport.grpc.server import GrpcServer
 from modelport.metrics import Metrics
 from modelport.registry import ModelRegistry
-from modelport.rest.app import RestOptions, create_app
+from modelport.rest.app import RestOptions, create_app, metrics_app
 from modelport.runtimes import RuntimeOptions
 
 logger = logging.getLogger(__name__)
@@ -57,9 +58,9 @@ class Server:
         )
         self.http_port = 0
         self.grpc_port = 0
+        self.metrics_port = 0
         self._grpc: GrpcServer | None = None
-        self._uvicorn: _Uvicorn | None = None
-        self._task: asyncio.Task[None] | None = None
+        self._http: list[HttpListener] = []
         self._poller: asyncio.Task[None] | None = None
 
     async def load_models(self) -> None:
@@ -81,21 +82,10 @@ class Server:
 
     async def start(self) -> None:
         await self.load_models()
-        app = self.build_app()
-        sock = _bind(self.settings.host, self.settings.http_port)
-        self.http_port = sock.getsockname()[1]
-        config = uvicorn.Config(
-            app,
-            lifespan="off",
-            log_config=None,
-            access_log=False,
-            http="httptools",
-            timeout_graceful_shutdown=int(self.settings.exit_timeout_secs),
-            server_header=False,
-        )
-        self._uvicorn = _Uvicorn(config)
-        self._task = asyncio.create_task(self._uvicorn.serve(sockets=[sock]))
-        await self._wait_started()
+        s = self.settings
+        self.http_port = await self._listen(self.build_app(), s.http_port)
+        if s.metrics_port >= 0:
+            self.metrics_port = await self._listen(metrics_app(self.metrics), s.metrics_port)
         # Everything allocated so far (modules, models) lives for the whole process: keep it
         # out of the garbage collector's scans, which otherwise run on the request path.
         gc.freeze()
@@ -108,13 +98,23 @@ class Server:
         if self.control.mode == "poll":
             self._poller = asyncio.create_task(self.control.run_poller())
 
-    async def _wait_started(self) -> None:
-        assert self._uvicorn is not None and self._task is not None
-        while not self._uvicorn.started:
-            if self._task.done():
-                self._task.result()
-                raise ServerError("the HTTP server stopped while starting")
-            await asyncio.sleep(0.005)
+    async def _listen(self, app: ASGIApp, port: int) -> int:
+        """Serve ``app`` with uvicorn on ``port`` (0: a free one); returns the bound port."""
+        sock = _bind(self.settings.host, port)
+        config = uvicorn.Config(
+            app,
+            lifespan="off",
+            log_config=None,
+            access_log=False,
+            http="httptools",
+            timeout_graceful_shutdown=int(self.settings.exit_timeout_secs),
+            server_header=False,
+        )
+        server = _Uvicorn(config)
+        listener = HttpListener(server, asyncio.create_task(server.serve(sockets=[sock])))
+        self._http.append(listener)
+        await listener.started()
+        return int(sock.getsockname()[1])
 
     async def stop(self) -> None:
         """Drain and stop; safe to call more than once."""
@@ -126,11 +126,27 @@ class Server:
         if self._grpc is not None:
             await self._grpc.stop(self.settings.exit_timeout_secs)
             self._grpc = None
-        if self._uvicorn is not None and self._task is not None:
-            self._uvicorn.should_exit = True
-            await self._task
-            self._uvicorn = self._task = None
+        for listener in self._http:
+            await listener.stop()
+        self._http = []
         await asyncio.to_thread(self.registry.close)
+
+
+@dataclass
+class HttpListener:
+    server: _Uvicorn
+    task: asyncio.Task[None]
+
+    async def started(self) -> None:
+        while not self.server.started:
+            if self.task.done():
+                self.task.result()
+                raise ServerError("the HTTP server stopped while starting")
+            await asyncio.sleep(0.005)
+
+    async def stop(self) -> None:
+        self.server.should_exit = True
+        await self.task
 
 
 def _bind(host: str, port: int) -> socket.socket:

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import httpx2
 from prometheus_client.parser import text_string_to_metric_families
+
+from modelport.config import Settings
+from modelport.server import Server
 
 BODY = {"inputs": [{"name": n, "datatype": "FP32", "shape": [2, 4], "data": [0] * 8} for n in "ab"]}
 
@@ -61,3 +66,23 @@ async def test_model_state_and_process_gauges(client: httpx2.AsyncClient) -> Non
     assert value(samples, "modelport_model_load_seconds", model="add_sub", version="1") > 0
     assert value(samples, "modelport_queue_depth", model="batched", version="1") == 0
     assert value(samples, "modelport_process_resident_memory_bytes") > 0
+
+
+async def test_metrics_port_serves_only_metrics(repository: Path) -> None:
+    settings = Settings(
+        model_repositories=(str(repository),),
+        http_port=0,
+        grpc_port=0,
+        metrics_port=0,
+        allow_grpc=False,
+    )
+    server = Server(settings)
+    await server.start()
+    try:
+        assert server.metrics_port > 0
+        async with httpx2.AsyncClient(base_url=f"http://127.0.0.1:{server.metrics_port}") as c:
+            metrics = await c.get("/metrics")
+            assert metrics.status_code == 200 and "modelport_model_state" in metrics.text
+            assert (await c.post("/v2/models/add_sub/infer", json=BODY)).status_code == 404
+    finally:
+        await server.stop()

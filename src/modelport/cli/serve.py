@@ -50,6 +50,7 @@ def add_parser(commands: Any, name: str) -> None:
     add("--grpc-port", type=int, help="V2 gRPC port (default 8001; 0 picks a free one)")
     add("--allow-grpc", type=_bool, metavar="BOOL", help="serve gRPC (default true)")
     add("--allow-metrics", type=_bool, metavar="BOOL", help="serve GET /metrics (default true)")
+    add("--metrics-port", type=int, help="also serve /metrics on this port (Triton: 8002)")
     add("--grpc-max-message-bytes", type=int, help="largest gRPC message (default 64 MiB)")
     add(
         "--model-control-mode", choices=["none", "poll", "explicit"], help="as Triton; default none"
@@ -131,7 +132,9 @@ def report(server: Server) -> None:
     print(f"HTTP listening on {url}  (V2: {url}/v2, plain: POST {url}/predict)")
     if server.grpc_port:
         print(f"gRPC listening on {host}:{server.grpc_port}  (V2 GRPCInferenceService)")
+    if server.metrics_port:
+        print(f"metrics on http://{host}:{server.metrics_port}/metrics")
     print(f"model control mode: {server.control.mode}", flush=True)
     if server.settings.port_file:
-        ports = {"http": port, "grpc": server.grpc_port}
+        ports = {"http": port, "grpc": server.grpc_port, "metrics": server.metrics_port}
         Path(server.settings.port_file).write_text(json.dumps(ports))

@@ -31,6 +31,14 @@ def create_app(dataplane: DataPlane, options: RestOptions, metrics: Metrics) -> 
     return InferenceRoutes(app, endpoints, metrics)
 
 
+def metrics_app(metrics: Metrics) -> ASGIApp:
+    """Only ``GET /metrics``: for ``--metrics-port`` (Triton serves metrics on 8002)."""
+    return Starlette(
+        routes=[Route("/metrics", metrics_endpoint(metrics), methods=["GET"])],
+        exception_handlers=EXCEPTION_HANDLERS,
+    )
+
+
 def metrics_endpoint(metrics: Metrics) -> Callable[[Request], Awaitable[Response]]:
     async def endpoint(_: Request) -> Response:
         return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
