@@ -47,6 +47,10 @@ class Settings:
     model_control_mode: str = "none"  # none | poll | explicit, as Triton
     repository_poll_secs: float = 15.0
     load_models: tuple[str, ...] = ()
+    workers: int = 1
+    """Worker processes serving the same ports; weights are shared between them."""
+    shared_weights_dir: str = ""
+    """Where shared-weight copies of models are kept (default: ~/.cache/modelport)."""
     default_max_batch_size: int = 1024
     """max_batch_size for batchable models whose config does not set one."""
 

@@ -27,6 +27,7 @@ from modelport.metrics import Metrics
 from modelport.registry import ModelRegistry
 from modelport.rest.app import RestOptions, create_app, metrics_app
 from modelport.runtimes import RuntimeOptions
+from modelport.runtimes.onnx_shared import default_cache
 
 logger = logging.getLogger(__name__)
 
@@ -43,10 +44,25 @@ class _Uvicorn(uvicorn.Server):
         yield
 
 
+@dataclass(frozen=True)
+class ListenSockets:
+    """Ports bound once by the ``--workers`` supervisor and served by every worker."""
+
+    http: socket.socket
+    metrics: socket.socket | None
+    grpc_port: int
+    grpc_reservation: socket.socket | None = None
+    """Bound (not listening) with SO_REUSEPORT, so the gRPC port stays ours."""
+
+
 class Server:
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, sockets: ListenSockets | None = None) -> None:
         self.settings = settings
-        options = RuntimeOptions(settings.intra_op_threads, settings.inter_op_threads)
+        self.sockets = sockets
+        shared = (settings.shared_weights_dir or str(default_cache())) if sockets else ""
+        options = RuntimeOptions(
+            settings.intra_op_threads, settings.inter_op_threads, shared_weights_dir=shared
+        )
         self.metrics = Metrics()
         self.registry = ModelRegistry(
             options, settings.default_max_batch_size, settings.exit_timeout_secs, self.metrics
@@ -83,24 +99,30 @@ class Server:
     async def start(self) -> None:
         await self.load_models()
         s = self.settings
-        self.http_port = await self._listen(self.build_app(), s.http_port)
+        given = self.sockets
+        self.http_port = await self._listen(
+            self.build_app(), s.http_port, given.http if given else None
+        )
         if s.metrics_port >= 0:
-            self.metrics_port = await self._listen(metrics_app(self.metrics), s.metrics_port)
+            sock = given.metrics if given else None
+            self.metrics_port = await self._listen(metrics_app(self.metrics), s.metrics_port, sock)
         # Everything allocated so far (modules, models) lives for the whole process: keep it
         # out of the garbage collector's scans, which otherwise run on the request path.
         gc.freeze()
         if self.settings.allow_grpc:
             max_message = self.settings.grpc_max_message_bytes
             self._grpc = GrpcServer(self.dataplane, self.metrics, max_message)
-            self.grpc_port = await self._grpc.start(self.settings.host, self.settings.grpc_port)
+            port = self.sockets.grpc_port if self.sockets else self.settings.grpc_port
+            self.grpc_port = await self._grpc.start(s.host, port, reuse_port=bool(self.sockets))
             if not self.grpc_port:
-                raise ServerError(f"cannot listen for gRPC on port {self.settings.grpc_port}")
+                raise ServerError(f"cannot listen for gRPC on port {port}")
         if self.control.mode == "poll":
             self._poller = asyncio.create_task(self.control.run_poller())
 
-    async def _listen(self, app: ASGIApp, port: int) -> int:
-        """Serve ``app`` with uvicorn on ``port`` (0: a free one); returns the bound port."""
-        sock = _bind(self.settings.host, port)
+    async def _listen(self, app: ASGIApp, port: int, sock: socket.socket | None = None) -> int:
+        """Serve ``app`` with uvicorn on ``port`` (0: a free one) or on an already bound
+        socket; returns the bound port."""
+        sock = sock or bind(self.settings.host, port)
         config = uvicorn.Config(
             app,
             lifespan="off",
@@ -149,10 +171,13 @@ class HttpListener:
         await self.task
 
 
-def _bind(host: str, port: int) -> socket.socket:
+def bind(host: str, port: int, reuse_port: bool = False) -> socket.socket:
+    """A TCP socket bound to ``host:port`` (0: a free port), inheritable by workers."""
     family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
     sock = socket.socket(family, kind, proto)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    if reuse_port:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
     try:
         sock.bind(address)
     except OSError as exc:

@@ -14,9 +14,9 @@ from typing import Any
 
 import uvloop
 
-from modelport import __version__
+from modelport import __version__, workers
 from modelport.config import Settings, settings_from
-from modelport.server import Server, ServerError
+from modelport.server import ListenSockets, Server, ServerError
 
 
 def add_parser(commands: Any, name: str) -> None:
@@ -64,6 +64,8 @@ def add_parser(commands: Any, name: str) -> None:
         help="in explicit mode, load this model at start (repeatable; * for all)",
     )
     add("--default-max-batch-size", type=int, help="max_batch_size of batchable models (1024)")
+    add("--workers", type=int, help="worker processes serving the same ports (default 1)")
+    add("--shared-weights-dir", help="where workers share model weights (~/.cache/modelport)")
 
 
 def _bool(text: str) -> bool:
@@ -101,22 +103,34 @@ def run(args: argparse.Namespace) -> int:
         level=config.log_level.upper(), format="%(levelname)s %(name)s: %(message)s"
     )
     try:
+        if config.workers > 1:
+            sockets = workers.listen_sockets(config)
+            return workers.Supervisor(config, sockets, worker(config)).run()
         return uvloop.run(serve(config))
     except ServerError as exc:
         print(f"modelport: {exc}", file=sys.stderr)
         return 1
 
 
-async def serve(config: Settings) -> int:
-    server = Server(config)
+def worker(config: Settings) -> workers.Worker:
+    def run_worker(sockets: ListenSockets, index: int) -> int:
+        return uvloop.run(serve(config, sockets, quiet=index > 0))
+
+    return run_worker
+
+
+async def serve(config: Settings, sockets: ListenSockets | None = None, quiet: bool = False) -> int:
+    server = Server(config, sockets)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     await server.start()
-    report(server)
+    if not quiet:
+        report(server)
     await stop.wait()
-    print("modelport: shutting down; draining in-flight requests", flush=True)
+    if not quiet:
+        print("modelport: shutting down; draining in-flight requests", flush=True)
     await server.stop()
     return 0
 

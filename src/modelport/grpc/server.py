@@ -23,12 +23,13 @@ class GrpcServer:
         self._server: grpc.aio.Server | None = None
         self._health = health.aio.HealthServicer()
 
-    async def start(self, host: str, port: int) -> int:
-        """Listen on ``host:port`` (0 picks a free port); returns the bound port."""
+    async def start(self, host: str, port: int, reuse_port: bool = False) -> int:
+        """Listen on ``host:port`` (0 picks a free port); returns the bound port. With
+        ``reuse_port``, worker processes share the port and the kernel spreads connections."""
         options = [
             ("grpc.max_receive_message_length", self._max),
             ("grpc.max_send_message_length", self._max),
-            ("grpc.so_reuseport", 0),
+            ("grpc.so_reuseport", int(reuse_port)),
         ]
         server = grpc.aio.server(options=options)
         servicer = InferenceServicer(self._dataplane, self._metrics)

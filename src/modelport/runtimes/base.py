@@ -21,6 +21,9 @@ class RuntimeOptions:
     inter_op_threads: int = 0
     parameters: Mapping[str, str | int | float | bool] = field(default_factory=dict)
     """The model config's ``parameters``, for runtime-specific settings."""
+    shared_weights_dir: str = ""
+    """Set when several worker processes serve the same models: weights are mapped from
+    files here so they are in memory once (see ``runtimes/onnx_shared.py``)."""
 
 
 class Runtime(Protocol):

@@ -11,6 +11,7 @@ import onnxruntime as ort
 
 from modelport.errors import InferenceFailed, InvalidInput
 from modelport.runtimes.base import RuntimeOptions
+from modelport.runtimes.onnx_shared import shared_copy
 from modelport.tensor import TensorSpec, datatype_of_onnx
 
 
@@ -18,8 +19,12 @@ class OnnxRuntime:
     platform = "onnxruntime_onnx"
 
     def __init__(self, artifact: Path, options: RuntimeOptions) -> None:
+        session_options = _session_options(options)
+        if options.shared_weights_dir:
+            artifact = shared_copy(artifact, Path(options.shared_weights_dir))
+            session_options.add_session_config_entry("session.disable_prepacking", "1")
         self._session = ort.InferenceSession(
-            str(artifact), _session_options(options), providers=["CPUExecutionProvider"]
+            str(artifact), session_options, providers=["CPUExecutionProvider"]
         )
         self.inputs = tuple(_spec(arg) for arg in self._session.get_inputs())
         self.outputs = tuple(_spec(arg) for arg in self._session.get_outputs())
@@ -48,6 +53,8 @@ def _session_options(options: RuntimeOptions) -> ort.SessionOptions:
     so.inter_op_num_threads = int(params.get("inter_op_thread_count", options.inter_op_threads))
     so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     so.log_severity_level = 3
+    if options.shared_weights_dir:  # several workers: no per-process arena held in reserve
+        so.enable_cpu_mem_arena = False
     return so
 
 

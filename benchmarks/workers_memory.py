@@ -1,0 +1,89 @@
+"""Memory of ``--workers``: total PSS of 1 and of 4 workers serving the wide model.
+
+    python benchmarks/workers_memory.py
+
+PSS (proportional set size) splits each shared page between the processes that map it, so
+the sum over the supervisor and its workers is what the server costs the machine. The
+weights of ``wide`` are 23 MiB; without sharing, 4 workers would hold 4 copies.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from benchmarks import models
+from benchmarks.run import pss_mib
+
+RESULTS = Path(__file__).parent / "results"
+
+
+def family(pid: int) -> list[int]:
+    children = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout
+    return [pid, *map(int, children.split())]
+
+
+def measure(repo: Path, workers: int, tmp: str) -> float:
+    port_file = Path(tmp) / f"ports-{workers}.json"
+    command = [
+        sys.executable,
+        "-m",
+        "modelport",
+        "serve",
+        str(repo),
+        "--http-port",
+        "0",
+        "--grpc-port",
+        "0",
+        "--workers",
+        str(workers),
+        "--log-level",
+        "warning",
+        "--shared-weights-dir",
+        f"{tmp}/shared",
+        "--port-file",
+        str(port_file),
+    ]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 120
+        while not port_file.exists() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        port = json.loads(port_file.read_text())["http"]
+        body = json.dumps({"input": [[0.5] * 784]}).encode()
+        for _ in range(workers * 8):  # every worker has run the model (weights touched)
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/models/wide/predict", body).read()
+        time.sleep(1)
+        return sum(pss_mib(pid) for pid in family(process.pid))
+    finally:
+        process.terminate()
+        process.wait(60)
+
+
+def main() -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        repo = Path(tmp) / "repo"
+        models.build("wide", repo / "wide" / "1" / "model.onnx")
+        one, four = measure(repo, 1, tmp), measure(repo, 4, tmp)
+    today = datetime.date.today().isoformat()
+    text = (
+        f"# Memory of --workers: {today}\n\n"
+        "Command: `python benchmarks/workers_memory.py`. The wide model (23 MiB of weights), "
+        "every worker warmed by requests; total PSS of the supervisor and all workers.\n\n"
+        "| workers | total PSS MiB | ratio to 1 worker |\n|---|---|---|\n"
+        f"| 1 | {one:.0f} | 1.00 |\n| 4 | {four:.0f} | {four / one:.2f} |\n"
+    )
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / f"{today}-workers-memory.md").write_text(text)
+    print(text)
+
+
+if __name__ == "__main__":
+    main()
