@@ -38,6 +38,8 @@ class Settings:
     inter_op_threads: int = 0
     strict_readiness: bool = True
     exit_timeout_secs: float = 30.0
+    http_header_timeout_secs: float = 10.0
+    """A request head must arrive within this many seconds (slowloris defence)."""
     port_file: str = ""
     grpc_port: int = 8001
     grpc_max_message_bytes: int = DEFAULT_MAX_REQUEST_BYTES

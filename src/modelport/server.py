@@ -12,6 +12,7 @@ import contextlib
 import gc
 import logging
 import socket
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -26,6 +27,7 @@ from modelport.grpc.server import GrpcServer
 from modelport.metrics import Metrics
 from modelport.registry import ModelRegistry
 from modelport.rest.app import RestOptions, create_app, metrics_app
+from modelport.rest.connection import GuardedHttpToolsProtocol, guarded_protocol
 from modelport.runtimes import RuntimeOptions
 from modelport.runtimes.onnx_shared import default_cache
 
@@ -42,6 +44,14 @@ class _Uvicorn(uvicorn.Server):
     @contextlib.contextmanager
     def capture_signals(self) -> Iterator[None]:
         yield
+
+    async def on_tick(self, counter: int) -> bool:
+        if counter % 5 == 0:  # every half second: close connections past their head deadline
+            now = time.monotonic()
+            for connection in list(self.server_state.connections):
+                if isinstance(connection, GuardedHttpToolsProtocol):
+                    connection.close_if_head_late(now)
+        return await super().on_tick(counter)
 
 
 @dataclass(frozen=True)
@@ -128,7 +138,7 @@ class Server:
             lifespan="off",
             log_config=None,
             access_log=False,
-            http="httptools",
+            http=guarded_protocol(self.settings.http_header_timeout_secs),
             timeout_graceful_shutdown=int(self.settings.exit_timeout_secs),
             server_header=False,
         )

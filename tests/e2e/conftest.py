@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 STARTUP_DEADLINE_S = 60
+_started: list[subprocess.Popen[str]] = []
 
 
 @dataclass
@@ -51,6 +52,7 @@ def start_server(
         text=True,
         env={**os.environ, **(env or {})},
     )
+    _started.append(process)
     deadline = time.monotonic() + STARTUP_DEADLINE_S
     while time.monotonic() < deadline:
         if process.poll() is not None:
@@ -73,6 +75,20 @@ def _ready(port: int) -> bool:
         return False
 
 
+@pytest.fixture(autouse=True)
+def _no_leftover_servers() -> Iterator[None]:
+    """A test that fails half-way must not leave its server running into the next test."""
+    yield
+    for process in _started:
+        if process.poll() is None and process not in _module_servers:
+            process.kill()
+        if process.poll() is not None and process.stdout and not process.stdout.closed:
+            process.communicate()
+
+
+_module_servers: list[subprocess.Popen[str]] = []
+
+
 @pytest.fixture(scope="module")
 def digits_server(
     digits_repository: Path, tmp_path_factory: pytest.TempPathFactory
@@ -81,6 +97,7 @@ def digits_server(
         ["--model-repository", str(digits_repository), "--http-port", "0", "--grpc-port", "0"],
         tmp_path_factory.mktemp("e2e"),
     )
+    _module_servers.append(server.process)
     yield server
     if server.process.poll() is None:
         server.process.kill()

@@ -46,6 +46,7 @@ def add_parser(commands: Any, name: str) -> None:
         help="ready only when every model is (default true, as Triton)",
     )
     add("--exit-timeout-secs", type=float, help="drain time on SIGTERM (default 30)")
+    add("--http-header-timeout-secs", type=float, help="deadline for a request head (10)")
     add("--port-file", help="write the bound ports here as JSON once serving")
     add("--grpc-port", type=int, help="V2 gRPC port (default 8001; 0 picks a free one)")
     add("--allow-grpc", type=_bool, metavar="BOOL", help="serve gRPC (default true)")
