@@ -4,6 +4,7 @@ import modelport
 def test_public_names_are_pinned() -> None:
     assert modelport.__all__ == [
         "DATATYPES",
+        "Client",
         "DataType",
         "ErrorCode",
         "InferInput",

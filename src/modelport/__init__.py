@@ -1,5 +1,6 @@
 """modelport: one model server for every client and every framework."""
 
+from modelport.client import Client
 from modelport.config import ModelConfig, Settings
 from modelport.errors import ErrorCode, ModelportError
 from modelport.tensor import DATATYPES, DataType, TensorSpec
@@ -11,11 +12,11 @@ from modelport.types import (
     ModelMetadata,
     RequestedOutput,
 )
-
-__version__ = "0.1.0"
+from modelport.version import __version__
 
 __all__ = [
     "DATATYPES",
+    "Client",
     "DataType",
     "ErrorCode",
     "InferInput",

@@ -94,3 +94,22 @@ class ModelLoadError(ModelportError):
 
 class InferenceFailed(ModelportError):
     code = ErrorCode.INTERNAL
+
+
+_BY_CODE: dict[ErrorCode, type[ModelportError]] = {
+    ErrorCode.INVALID_ARGUMENT: InvalidInput,
+    ErrorCode.PAYLOAD_TOO_LARGE: PayloadTooLarge,
+    ErrorCode.UNSUPPORTED_MEDIA: UnsupportedMediaType,
+    ErrorCode.NOT_FOUND: ModelNotFound,
+    ErrorCode.UNAVAILABLE: ModelNotReady,
+    ErrorCode.DEADLINE_EXCEEDED: RequestTimeout,
+    ErrorCode.PERMISSION_DENIED: ManagementDisabled,
+    ErrorCode.FAILED_PRECONDITION: LoadFailed,
+    ErrorCode.UNIMPLEMENTED: Unsupported,
+    ErrorCode.INTERNAL: InferenceFailed,
+}
+
+
+def error_for(code: ErrorCode, message: str) -> ModelportError:
+    """The exception for a code a server answered with (the client raises these)."""
+    return _BY_CODE.get(code, InferenceFailed)(message)

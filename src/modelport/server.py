@@ -19,7 +19,6 @@ from dataclasses import dataclass
 import uvicorn
 from starlette.types import ASGIApp
 
-from modelport import __version__
 from modelport.config import Settings
 from modelport.control import ModelControl
 from modelport.dataplane import DataPlane
@@ -30,6 +29,7 @@ from modelport.rest.app import RestOptions, create_app, metrics_app
 from modelport.rest.connection import GuardedHttpToolsProtocol, guarded_protocol
 from modelport.runtimes import RuntimeOptions
 from modelport.runtimes.onnx_shared import default_cache
+from modelport.version import __version__
 
 logger = logging.getLogger(__name__)
 

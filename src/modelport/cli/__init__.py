@@ -6,8 +6,8 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from modelport import __version__
 from modelport.cli import examples, serve
+from modelport.version import __version__
 
 COMMANDS = {"serve": serve, "examples": examples}
 

@@ -14,9 +14,10 @@ from typing import Any
 
 import uvloop
 
-from modelport import __version__, workers
+from modelport import workers
 from modelport.config import Settings, settings_from
 from modelport.server import ListenSockets, Server, ServerError
+from modelport.version import __version__
 
 
 def add_parser(commands: Any, name: str) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import grpc
+from google.protobuf import descriptor_pool
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
@@ -13,6 +14,16 @@ from modelport.protocol._generated import grpc_service_pb2 as pb
 from modelport.protocol._generated import grpc_service_pb2_grpc as pb_grpc
 
 SERVICE = pb.DESCRIPTOR.services_by_name["GRPCInferenceService"].full_name
+
+
+def _reflection_pool() -> descriptor_pool.DescriptorPool:
+    """Our messages live in a private pool (see scripts/gen-proto); health joins them there so
+    reflection can describe both."""
+    try:
+        pb.POOL.FindFileByName(health_pb2.DESCRIPTOR.name)
+    except KeyError:
+        pb.POOL.AddSerializedFile(health_pb2.DESCRIPTOR.serialized_pb)
+    return pb.POOL
 
 
 class GrpcServer:
@@ -36,7 +47,7 @@ class GrpcServer:
         pb_grpc.add_GRPCInferenceServiceServicer_to_server(servicer, server)  # type: ignore[no-untyped-call]
         health_pb2_grpc.add_HealthServicer_to_server(self._health, server)
         names = (SERVICE, health.SERVICE_NAME, reflection.SERVICE_NAME)
-        reflection.enable_server_reflection(names, server)
+        reflection.enable_server_reflection(names, server, pool=_reflection_pool())
         address = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
         bound = int(server.add_insecure_port(address))
         await server.start()

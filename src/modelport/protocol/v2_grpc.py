@@ -19,6 +19,7 @@ from modelport.protocol._generated import grpc_service_pb2 as pb
 from modelport.protocol.v2_json import reject_duplicates
 from modelport.tensor import (
     DataType,
+    TensorSpec,
     array_from_buffer,
     array_from_list,
     array_to_bytes,
@@ -27,6 +28,7 @@ from modelport.tensor import (
 )
 from modelport.types import (
     InferInput,
+    InferOutput,
     InferRequest,
     InferResponse,
     ModelIndexEntry,
@@ -145,4 +147,60 @@ def index_response(entries: list[ModelIndexEntry]) -> pb.RepositoryIndexResponse
         models=[
             index(name=e.name, version=e.version, state=e.state, reason=e.reason) for e in entries
         ]
+    )
+
+
+# --- the client's side ----------------------------------------------------------------
+
+
+def infer_parameter(value: Scalar) -> pb.InferParameter:
+    if isinstance(value, bool):
+        return pb.InferParameter(bool_param=value)
+    if isinstance(value, int):
+        return pb.InferParameter(int64_param=value)
+    if isinstance(value, float):
+        return pb.InferParameter(double_param=value)
+    return pb.InferParameter(string_param=str(value))
+
+
+def encode_infer_request(request: InferRequest) -> pb.ModelInferRequest:
+    """A ``ModelInferRequest`` with every input in ``raw_input_contents``."""
+    msg = pb.ModelInferRequest(
+        model_name=request.model_name, model_version=request.model_version, id=request.id
+    )
+    for key, value in request.parameters.items():
+        msg.parameters[key].CopyFrom(infer_parameter(value))
+    for tensor in request.inputs:
+        msg.inputs.add(name=tensor.name, datatype=tensor.datatype, shape=tensor.shape)
+        msg.raw_input_contents.append(array_to_bytes(tensor.data))
+    for output in request.outputs:
+        added = msg.outputs.add(name=output.name)
+        for key, value in output.parameters.items():
+            added.parameters[key].CopyFrom(infer_parameter(value))
+    return msg
+
+
+def decode_infer_response(msg: pb.ModelInferResponse) -> InferResponse:
+    raw = list(msg.raw_output_contents)
+    outputs = []
+    for i, tensor in enumerate(msg.outputs):
+        row = datatype(tensor.datatype)
+        shape = checked_shape(list(tensor.shape), f"output '{tensor.name}'")
+        data = (
+            array_from_buffer(raw[i], row, shape, tensor.name)
+            if i < len(raw)
+            else _typed(tensor.contents, row, shape, tensor.name)
+        )
+        outputs.append(InferOutput(tensor.name, row.name, data))
+    return InferResponse(
+        msg.model_name, msg.model_version, tuple(outputs), msg.id, parameters_of(msg.parameters)
+    )
+
+
+def decode_metadata(msg: pb.ModelMetadataResponse) -> ModelMetadata:
+    def specs(items: Any) -> tuple[TensorSpec, ...]:
+        return tuple(TensorSpec(t.name, t.datatype, tuple(t.shape)) for t in items)
+
+    return ModelMetadata(
+        msg.name, msg.platform, specs(msg.inputs), specs(msg.outputs), tuple(msg.versions)
     )

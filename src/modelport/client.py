@@ -1,0 +1,191 @@
+"""``modelport.Client``: numpy in, numpy out, over V2 REST (JSON or binary) or V2 gRPC.
+
+Built on the same codec modules as the server. Works with any Open Inference Protocol
+server, not only modelport. Errors come back as the same ``ModelportError`` classes the
+server raised (``ModelNotFound``, ``InvalidInput``, ...), with the server's message.
+
+    with Client("127.0.0.1:8000") as client:
+        probabilities = client.predict("digits", images)        # one input, first output
+        outputs = client.infer("add_sub", {"a": a, "b": b})     # every output, by name
+"""
+
+from __future__ import annotations
+
+import http.client
+import urllib.parse
+from collections.abc import Mapping, Sequence
+from types import TracebackType
+from typing import Any, Literal, Protocol
+
+import grpc
+import numpy as np
+import orjson
+
+from modelport.errors import ErrorCode, error_for
+from modelport.grpc.errors import GRPC_STATUS
+from modelport.protocol import v2_binary, v2_client, v2_grpc
+from modelport.protocol._generated import grpc_service_pb2 as pb
+from modelport.protocol._generated import grpc_service_pb2_grpc as pb_grpc
+from modelport.rest.errors import HTTP_STATUS
+from modelport.tensor import datatype, datatype_of
+from modelport.types import InferInput, InferRequest, InferResponse, ModelMetadata, RequestedOutput
+
+_CODE_OF_HTTP = {status: code for code, status in reversed(HTTP_STATUS.items())}
+_CODE_OF_GRPC = {status: code for code, status in reversed(GRPC_STATUS.items())}
+
+
+class _Transport(Protocol):
+    def infer(self, request: InferRequest) -> InferResponse: ...
+    def metadata(self, model: str, version: str) -> ModelMetadata: ...
+    def ready(self) -> bool: ...
+    def close(self) -> None: ...
+
+
+class Client:
+    def __init__(
+        self,
+        url: str,
+        protocol: Literal["rest", "grpc"] = "rest",
+        binary: bool = True,
+        timeout: float = 60.0,
+    ) -> None:
+        """``url`` is ``host:port`` (an ``http://`` prefix is accepted for REST)."""
+        address = url.removeprefix("http://").rstrip("/")
+        self._transport: _Transport = (
+            _Grpc(address, timeout) if protocol == "grpc" else _Rest(address, binary, timeout)
+        )
+
+    def infer(
+        self,
+        model: str,
+        inputs: Mapping[str, np.ndarray],
+        outputs: Sequence[str] = (),
+        version: str = "",
+        request_id: str = "",
+    ) -> dict[str, np.ndarray]:
+        """Every requested output (all of the model's when ``outputs`` is empty), by name."""
+        tensors = tuple(
+            InferInput(name, datatype_of(np.asarray(a)).name, np.asarray(a))
+            for name, a in inputs.items()
+        )
+        request = InferRequest(
+            model, tensors, version, request_id, outputs=tuple(RequestedOutput(n) for n in outputs)
+        )
+        response = self._transport.infer(request)
+        return {output.name: output.data for output in response.outputs}
+
+    def predict(self, model: str, x: np.ndarray, version: str = "") -> np.ndarray:
+        """A one-input model's first output; ``x`` is cast to the input's datatype."""
+        meta = self.metadata(model, version)
+        spec = meta.inputs[0]
+        cast = np.asarray(x).astype(datatype(spec.datatype).numpy, copy=False)
+        return self.infer(model, {spec.name: cast}, [meta.outputs[0].name], version)[
+            meta.outputs[0].name
+        ]
+
+    def metadata(self, model: str, version: str = "") -> ModelMetadata:
+        return self._transport.metadata(model, version)
+
+    def ready(self) -> bool:
+        return self._transport.ready()
+
+    def close(self) -> None:
+        self._transport.close()
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+
+class _Rest:
+    """V2 over HTTP/1.1 with one keep-alive connection (re-opened when the server closes it)."""
+
+    def __init__(self, address: str, binary: bool, timeout: float) -> None:
+        host, _, port = address.rpartition(":")
+        self._connection = http.client.HTTPConnection(host.strip("[]"), int(port), timeout=timeout)
+        self._binary = binary
+
+    def _call(
+        self,
+        method: str,
+        path: str,
+        body: bytes | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> http.client.HTTPResponse:
+        for attempt in (1, 2):
+            try:
+                self._connection.request(method, path, body, dict(headers or {}))
+                return self._connection.getresponse()
+            except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError):
+                self._connection.close()
+                if attempt == 2:
+                    raise
+        raise AssertionError("unreachable")
+
+    def infer(self, request: InferRequest) -> InferResponse:
+        body, headers = v2_client.encode_request(request, self._binary)
+        response = self._call(
+            "POST", _path(request.model_name, request.model_version) + "/infer", body, headers
+        )
+        content = _checked(response)
+        return v2_client.decode_response(content, response.getheader(v2_binary.HEADER))
+
+    def metadata(self, model: str, version: str) -> ModelMetadata:
+        content = _checked(self._call("GET", _path(model, version)))
+        return v2_client.decode_metadata(orjson.loads(content))
+
+    def ready(self) -> bool:
+        response = self._call("GET", "/v2/health/ready")
+        response.read()
+        return response.status == 200
+
+    def close(self) -> None:
+        self._connection.close()
+
+
+def _path(model: str, version: str) -> str:
+    quoted = urllib.parse.quote(model, safe="")
+    return f"/v2/models/{quoted}" + (f"/versions/{urllib.parse.quote(version)}" if version else "")
+
+
+def _checked(response: http.client.HTTPResponse) -> bytes:
+    content = response.read()
+    if response.status == 200:
+        return content
+    try:
+        message = str(orjson.loads(content)["error"])
+    except (orjson.JSONDecodeError, KeyError, TypeError):
+        message = content.decode(errors="replace") or f"HTTP {response.status}"
+    raise error_for(_CODE_OF_HTTP.get(response.status, ErrorCode.INTERNAL), message)
+
+
+class _Grpc:
+    def __init__(self, address: str, timeout: float) -> None:
+        self._channel = grpc.insecure_channel(address)
+        self._stub = pb_grpc.GRPCInferenceServiceStub(self._channel)  # type: ignore[no-untyped-call]
+        self._timeout = timeout
+
+    def infer(self, request: InferRequest) -> InferResponse:
+        message = v2_grpc.encode_infer_request(request)
+        return v2_grpc.decode_infer_response(self._unary(self._stub.ModelInfer, message))
+
+    def metadata(self, model: str, version: str) -> ModelMetadata:
+        message = pb.ModelMetadataRequest(name=model, version=version)
+        return v2_grpc.decode_metadata(self._unary(self._stub.ModelMetadata, message))
+
+    def ready(self) -> bool:
+        return bool(self._unary(self._stub.ServerReady, pb.ServerReadyRequest()).ready)
+
+    def _unary(self, method: Any, message: Any) -> Any:
+        try:
+            return method(message, timeout=self._timeout)
+        except grpc.RpcError as exc:
+            code = _CODE_OF_GRPC.get(exc.code(), ErrorCode.INTERNAL)
+            raise error_for(code, exc.details() or str(exc.code())) from exc
+
+    def close(self) -> None:
+        self._channel.close()
