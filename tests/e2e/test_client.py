@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from modelport.client import Client
+from modelport.datasets import load_digits_28x28
 from modelport.errors import InvalidInput, ModelNotFound
-from modelport.examples.digits import load_digits_28x28
 from tests.e2e.conftest import RunningServer
 
 pytestmark = pytest.mark.e2e

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from modelport import __version__
-from modelport.examples.digits import load_digits_28x28
+from modelport.datasets import load_digits_28x28
 from tests.e2e.conftest import RunningServer, start_server
 
 pytestmark = pytest.mark.e2e

@@ -53,7 +53,7 @@ def test_same_numbers_over_every_protocol(digits_server: RunningServer) -> None:
     """HTTP JSON, HTTP binary, /predict and gRPC give the very same probabilities."""
     import tritonclient.http as httpclient
 
-    from modelport.examples.digits import load_digits_28x28
+    from modelport.datasets import load_digits_28x28
 
     x = load_digits_28x28()[0][:4]
     client = httpclient.InferenceServerClient(digits_server.url)

@@ -17,7 +17,7 @@ import tritonclient.grpc as grpcclient
 import tritonclient.grpc.aio as aioclient
 from tritonclient.utils import InferenceServerException
 
-from modelport.examples.digits import load_digits_28x28
+from modelport.datasets import load_digits_28x28
 
 
 def request(module: Any, x: np.ndarray) -> tuple[list[Any], list[Any]]:

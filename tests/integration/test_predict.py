@@ -7,7 +7,7 @@ import numpy as np
 import orjson
 import pytest
 
-from modelport.examples.digits import load_digits_28x28
+from modelport.datasets import load_digits_28x28
 
 FORM = {"content-type": "application/x-www-form-urlencoded"}  # what `curl -d` sends
 

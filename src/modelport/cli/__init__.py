@@ -6,10 +6,10 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from modelport.cli import examples, serve
+from modelport.cli import evaluate, examples, serve
 from modelport.version import __version__
 
-COMMANDS = {"serve": serve, "examples": examples}
+COMMANDS = {"serve": serve, "examples": examples, "evaluate": evaluate}
 
 
 def parser() -> argparse.ArgumentParser:

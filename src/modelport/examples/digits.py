@@ -18,19 +18,11 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
+from modelport.datasets import load_digits_28x28
+
 MODEL_NAME = "digits"
 INPUT, OUTPUT = "input", "probabilities"
 PARITY_TOLERANCE = 1e-5
-
-
-def load_digits_28x28() -> tuple[np.ndarray, np.ndarray]:
-    """scikit-learn's 1,797 digits as float32 rows of 784 values in [0, 1], and labels."""
-    from scipy.ndimage import zoom
-    from sklearn.datasets import load_digits
-
-    digits = load_digits()
-    images = zoom(digits.images / 16.0, (1, 3.5, 3.5), order=1)
-    return np.clip(images, 0, 1).reshape(len(images), 784).astype(np.float32), digits.target
 
 
 def build(repository: Path, seed: int = 0, max_iter: int = 60) -> dict[str, Any]:

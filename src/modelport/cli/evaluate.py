@@ -1,0 +1,70 @@
+"""``modelport evaluate MODEL --url URL --dataset NAME``: score a served model."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from modelport import evaluate
+from modelport.client import Client
+from modelport.datasets import DATASETS, load_dataset
+
+
+def add_parser(commands: Any, name: str) -> None:
+    cmd = commands.add_parser(name, help="send a labelled data set through a server and score it")
+    cmd.add_argument("model", help="the served model's name")
+    cmd.add_argument("--url", default="127.0.0.1:8000", help="host:port of the server")
+    cmd.add_argument("--protocol", choices=["rest", "grpc"], default="rest")
+    cmd.add_argument(
+        "--dataset", default="digits", help=f"{', '.join(DATASETS)}, FILE.npz or FILE.csv"
+    )
+    cmd.add_argument("--batch-size", type=int, default=64)
+    cmd.add_argument("--out", type=Path, default=Path("evaluation"), help="report directory")
+
+
+def run(args: argparse.Namespace) -> int:
+    data = load_dataset(args.dataset)
+    with Client(args.url, protocol=args.protocol) as client, _progress(len(data.y)) as advance:
+        outputs, latencies = evaluate.run(client, args.model, data, args.batch_size, advance)
+    report = evaluate.score(data, outputs, latencies)
+    paths = evaluate.write_report(report, args.out, data.y, outputs)
+    print(_summary(report))
+    print("wrote " + ", ".join(str(p) for p in paths))
+    return 0
+
+
+@contextmanager
+def _progress(total: int) -> Iterator[Callable[[int], None] | None]:
+    """A rich progress bar on a terminal; nothing otherwise (or without rich)."""
+    try:
+        from rich.progress import Progress
+    except ImportError:
+        yield None
+        return
+    if not sys.stderr.isatty():
+        yield None
+        return
+    with Progress(transient=True) as bar:
+        task = bar.add_task("evaluating", total=total)
+        yield lambda done: bar.advance(task, done)
+
+
+def _summary(report: dict[str, Any]) -> str:
+    lat = report["latency_ms"]
+    head = f"{report['dataset']}: {report['samples']} samples"
+    if report["task"] == "classification":
+        quality = (
+            f"accuracy {report['accuracy']:.4f}, macro F1 {report['macro']['f1']:.4f}, "
+            f"weighted F1 {report['weighted']['f1']:.4f}"
+        )
+    else:
+        quality = f"MSE {report['mse']:.4f}, MAE {report['mae']:.4f}, R² {report['r2']:.4f}"
+    speed = (
+        f"latency p50 {lat['p50']:.2f} ms, p99 {lat['p99']:.2f} ms per batch; "
+        f"{report['throughput_samples_per_s']:,.0f} samples/s"
+    )
+    return f"{head}\n{quality}\n{speed}"
