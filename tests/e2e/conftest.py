@@ -40,6 +40,11 @@ class RunningServer:
         return self.process.returncode, output
 
 
+def serve_args(repository: Path | str, *extra: str) -> list[str]:
+    """``modelport serve`` flags for a test: the repository, free ports, then ``extra``."""
+    return ["--model-repository", str(repository), "--http-port", "0", "--grpc-port", "0", *extra]
+
+
 def start_server(
     args: list[str], tmp_path: Path, env: dict[str, str] | None = None
 ) -> RunningServer:
@@ -94,7 +99,7 @@ def digits_server(
     digits_repository: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[RunningServer]:
     server = start_server(
-        ["--model-repository", str(digits_repository), "--http-port", "0", "--grpc-port", "0"],
+        serve_args(str(digits_repository)),
         tmp_path_factory.mktemp("e2e"),
     )
     _module_servers.append(server.process)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import RunningServer, _module_servers, start_server
+from tests.e2e.conftest import RunningServer, _module_servers, serve_args, start_server
 
 pytestmark = pytest.mark.e2e
 
@@ -19,16 +19,7 @@ pytestmark = pytest.mark.e2e
 def guarded(
     digits_repository: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[RunningServer]:
-    args = [
-        "--model-repository",
-        str(digits_repository),
-        "--http-port",
-        "0",
-        "--grpc-port",
-        "0",
-        "--http-header-timeout-secs",
-        "1",
-    ]
+    args = serve_args(str(digits_repository), "--http-header-timeout-secs", "1")
     server = start_server(args, tmp_path_factory.mktemp("guarded"))
     _module_servers.append(server.process)
     yield server

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import RunningServer, start_server
+from tests.e2e.conftest import RunningServer, serve_args, start_server
 
 pytestmark = pytest.mark.e2e
 httpclient = pytest.importorskip("tritonclient.http")
@@ -26,18 +26,9 @@ c.load_model("digits"); print(c.is_model_ready("digits"))
 
 @pytest.fixture
 def explicit_server(digits_repository: Path, tmp_path: Path) -> RunningServer:
-    args = [
-        "--model-repository",
-        str(digits_repository),
-        "--http-port",
-        "0",
-        "--grpc-port",
-        "0",
-        "--model-control-mode",
-        "explicit",
-        "--load-model",
-        "digits",
-    ]
+    args = serve_args(
+        str(digits_repository), "--model-control-mode", "explicit", "--load-model", "digits"
+    )
     return start_server(args, tmp_path)
 
 
@@ -67,18 +58,7 @@ def test_load_and_unload_with_tritonclient_grpc(explicit_server: RunningServer) 
 def test_poll_mode_picks_up_a_new_version(digits_repository: Path, tmp_path: Path) -> None:
     repo = tmp_path / "repo"
     shutil.copytree(digits_repository, repo)
-    args = [
-        "--model-repository",
-        str(repo),
-        "--http-port",
-        "0",
-        "--grpc-port",
-        "0",
-        "--model-control-mode",
-        "poll",
-        "--repository-poll-secs",
-        "0.2",
-    ]
+    args = serve_args(str(repo), "--model-control-mode", "poll", "--repository-poll-secs", "0.2")
     server = start_server(args, tmp_path)
     client = httpclient.InferenceServerClient(server.url)
     assert client.get_model_metadata("digits")["versions"] == ["1"]

@@ -13,7 +13,7 @@ import orjson
 import pytest
 from benchmarks import models
 
-from tests.e2e.conftest import start_server
+from tests.e2e.conftest import serve_args, start_server
 
 pytestmark = pytest.mark.e2e
 
@@ -43,16 +43,7 @@ def test_sigterm_lets_in_flight_requests_finish(tmp_path: Path) -> None:
     repo = tmp_path / "repo"
     models.build("wide", repo / "wide" / "1" / "model.onnx")
     server = start_server(
-        [
-            "--model-repository",
-            str(repo),
-            "--http-port",
-            "0",
-            "--grpc-port",
-            "0",
-            "--intra-op-threads",
-            "1",
-        ],
+        serve_args(str(repo), "--intra-op-threads", "1"),
         tmp_path,
     )
     results: list[object] = []

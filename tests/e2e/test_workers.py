@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import start_server
+from tests.e2e.conftest import serve_args, start_server
 
 pytestmark = pytest.mark.e2e
 httpclient = pytest.importorskip("tritonclient.http")
@@ -24,18 +24,7 @@ def workers_of(pid: int) -> set[int]:
 
 def test_two_workers_serve_restart_and_stop(digits_repository: Path, tmp_path: Path) -> None:
     cache = tmp_path / "shared"
-    args = [
-        "--model-repository",
-        str(digits_repository),
-        "--http-port",
-        "0",
-        "--grpc-port",
-        "0",
-        "--workers",
-        "2",
-        "--shared-weights-dir",
-        str(cache),
-    ]
+    args = serve_args(str(digits_repository), "--workers", "2", "--shared-weights-dir", str(cache))
     server = start_server(args, tmp_path)
     client = httpclient.InferenceServerClient(server.url)
     deadline = time.monotonic() + 30

@@ -13,12 +13,11 @@ import numpy as np
 from modelport.errors import InvalidInput
 from modelport.protocol import jsonbody
 from modelport.protocol.v2_binary import BINARY_TYPE, HEADER, JSON_TYPE
-from modelport.protocol.v2_json import BinaryCursor, json_values, parameters_of
+from modelport.protocol.v2_json import BinaryCursor, parameters_of, tensor_object
 from modelport.tensor import (
     TensorSpec,
     array_from_buffer,
     array_from_list,
-    array_to_bytes,
     checked_shape,
     datatype,
 )
@@ -31,18 +30,12 @@ def encode_request(request: InferRequest, binary: bool) -> tuple[bytes, dict[str
     chunks: list[bytes] = []
     inputs = []
     for tensor in request.inputs:
-        item: dict[str, Any] = {
-            "name": tensor.name,
-            "datatype": tensor.datatype,
-            "shape": list(tensor.shape),
-        }
-        if binary:
-            raw = array_to_bytes(tensor.data)
-            item["parameters"] = {**tensor.parameters, "binary_data_size": len(raw)}
-            chunks.append(raw)
-        else:
-            item["data"] = json_values(tensor.data.reshape(-1), tensor.name)
+        item, chunk = tensor_object(
+            tensor.name, tensor.datatype, tensor.data, binary, tensor.parameters
+        )
         inputs.append(item)
+        if chunk is not None:
+            chunks.append(chunk)
     obj: dict[str, Any] = {"inputs": inputs}
     if request.id:
         obj["id"] = request.id

@@ -183,23 +183,31 @@ def _flag(parameters: Parameters, key: str, what: str) -> bool:
     return value
 
 
+def tensor_object(
+    name: str, datatype: str, data: np.ndarray, binary: bool, parameters: Parameters
+) -> tuple[dict[str, Any], bytes | None]:
+    """A tensor as V2 JSON: its values inline, or (binary) a ``binary_data_size`` parameter
+    and the raw bytes to append after the JSON. Shared by responses and client requests."""
+    item: dict[str, Any] = {"name": name, "datatype": datatype, "shape": list(data.shape)}
+    if not binary:
+        if parameters:
+            item["parameters"] = dict(parameters)
+        item["data"] = json_values(data.reshape(-1), name)
+        return item, None
+    chunk = array_to_bytes(data)
+    item["parameters"] = {**parameters, "binary_data_size": len(chunk)}
+    return item, chunk
+
+
 def response_object(response: InferResponse) -> tuple[dict[str, Any], list[bytes]]:
     """The JSON part of a response, and the raw bytes of outputs sent in binary, in order."""
     chunks: list[bytes] = []
     outputs = []
     for output in response.outputs:
-        item: dict[str, Any] = {
-            "name": output.name,
-            "datatype": output.datatype,
-            "shape": list(output.shape),
-        }
-        if output.binary:
-            chunk = array_to_bytes(output.data)
-            item["parameters"] = {"binary_data_size": len(chunk)}
-            chunks.append(chunk)
-        else:
-            item["data"] = json_data(output)
+        item, chunk = tensor_object(output.name, output.datatype, output.data, output.binary, {})
         outputs.append(item)
+        if chunk is not None:
+            chunks.append(chunk)
     body: dict[str, Any] = {"model_name": response.model_name}
     if response.model_version:
         body["model_version"] = response.model_version
