@@ -62,7 +62,7 @@ def start_server(
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise AssertionError(f"server exited: {process.communicate()[0]}")
-        ports = json.loads(port_file.read_text()) if port_file.exists() else {}
+        ports = _ports(port_file)
         if ports and _ready(ports["http"]):
             return RunningServer(process, ports["http"], ports.get("grpc", 0))
         time.sleep(0.05)
@@ -70,6 +70,13 @@ def start_server(
     raise AssertionError(
         f"server not ready after {STARTUP_DEADLINE_S}s: {process.communicate()[0]}"
     )
+
+
+def _ports(port_file: Path) -> dict[str, int]:
+    try:
+        return dict(json.loads(port_file.read_text()))
+    except (OSError, ValueError):  # not written yet
+        return {}
 
 
 def _ready(port: int) -> bool:

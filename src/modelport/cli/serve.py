@@ -153,4 +153,7 @@ def report(server: Server) -> None:
     print(f"model control mode: {server.control.mode}", flush=True)
     if server.settings.port_file:
         ports = {"http": port, "grpc": server.grpc_port, "metrics": server.metrics_port}
-        Path(server.settings.port_file).write_text(json.dumps(ports))
+        target = Path(server.settings.port_file)
+        staging = target.with_name(f".{target.name}.{os.getpid()}")
+        staging.write_text(json.dumps(ports))
+        staging.replace(target)  # atomic: a reader never sees half a file
