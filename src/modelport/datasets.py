@@ -50,12 +50,17 @@ def _load_file(path: Path) -> Dataset:
         with np.load(path, allow_pickle=False) as data:
             x, y = data["x"], data["y"]
     elif path.suffix == ".csv":
-        table = np.genfromtxt(path, delimiter=",", skip_header=_has_header(path))
+        table = read_csv(path)
         x, y = table[:, :-1].astype(np.float32), table[:, -1]
     else:
         raise ValueError(f"unknown data set {str(path)!r}: use {DATASETS}, a .npz or a .csv")
     integral = bool(np.all(np.mod(y, 1) == 0)) and len(np.unique(y)) <= max(20, len(y) // 10)
     return Dataset(path.stem, x, y.astype(int) if integral else y, _task(integral))
+
+
+def read_csv(path: Path) -> np.ndarray:
+    """A numeric CSV as a 2-D array; a first row that is not numbers is taken as a header."""
+    return np.atleast_2d(np.genfromtxt(path, delimiter=",", skip_header=_has_header(path)))
 
 
 def _has_header(path: Path) -> int:
@@ -65,6 +70,17 @@ def _has_header(path: Path) -> int:
     except ValueError:
         return 1
     return 0
+
+
+def read_image(path: Path, side: int) -> np.ndarray:
+    """A PNG/JPEG as ``side`` x ``side`` grey values in [0, 1], ink bright (as the digits are):
+    a dark-on-light image is inverted."""
+    from PIL import Image
+
+    with Image.open(path) as image:
+        grey = image.convert("L").resize((side, side), Image.Resampling.BILINEAR)
+    values = np.asarray(grey, dtype=np.float32) / 255.0
+    return 1.0 - values if values.mean() > 0.5 else values
 
 
 def _task(integral: bool) -> str:

@@ -6,10 +6,16 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from modelport.cli import evaluate, examples, serve
+from modelport.cli import evaluate, examples, predict, serve
+from modelport.errors import ModelportError
 from modelport.version import __version__
 
-COMMANDS = {"serve": serve, "examples": examples, "evaluate": evaluate}
+COMMANDS = {
+    "serve": serve,
+    "examples": examples,
+    "predict": predict,
+    "evaluate": evaluate,
+}
 
 
 def parser() -> argparse.ArgumentParser:
@@ -25,5 +31,9 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(sys.argv[1:] if argv is None else argv)
-    result: int = COMMANDS[args.command].run(args)
+    try:
+        result: int = COMMANDS[args.command].run(args)
+    except (ModelportError, OSError) as exc:  # a server's answer, a file, a connection
+        print(f"modelport: {getattr(exc, 'message', None) or exc}", file=sys.stderr)
+        return 1
     return result
