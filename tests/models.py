@@ -80,6 +80,40 @@ def build_repository(root: Path) -> Path:
         "instance_group: [{count: 2, kind: KIND_CPU}]\n"
         "parameters: {execution: thread}\n"
     )
+    python_model(root / "custom" / "1")
     (root / "broken" / "1").mkdir(parents=True)
     (root / "broken" / "1" / "model.onnx").write_bytes(b"this is not an onnx model")
     return root
+
+
+PYTHON_MODEL = """
+import numpy as np
+
+from modelport.errors import InvalidInput
+
+
+class Model:
+    inputs = [{"name": "text", "datatype": "BYTES", "shape": [-1]},
+              {"name": "x", "datatype": "FP32", "shape": [-1]}]
+    outputs = [{"name": "length", "datatype": "INT64", "shape": [-1]},
+               {"name": "scaled", "datatype": "FP32", "shape": [-1]}]
+
+    def load(self, version_dir):
+        self.factor = float((version_dir / "factor.txt").read_text())
+
+    def infer(self, inputs):
+        if b"reject" in list(inputs["text"]):
+            raise InvalidInput("the word 'reject' is not accepted")
+        if b"crash" in list(inputs["text"]):
+            raise ZeroDivisionError("boom")
+        return {"length": np.array([len(t) for t in inputs["text"]], np.int64),
+                "scaled": inputs["x"] * self.factor}
+"""
+
+
+def python_model(version_dir: Path, factor: float = 2.5) -> Path:
+    """A custom Python model: string lengths, and x times a factor read at load."""
+    version_dir.mkdir(parents=True, exist_ok=True)
+    (version_dir / "factor.txt").write_text(str(factor))
+    (version_dir / "model.py").write_text(PYTHON_MODEL)
+    return version_dir / "model.py"

@@ -9,16 +9,18 @@ from modelport.runtimes.base import Runtime, RuntimeOptions
 
 RUNTIMES: dict[str, str] = {
     "onnx": "modelport.runtimes.onnx:OnnxRuntime",
+    "python": "modelport.runtimes.python:PythonRuntime",
 }
 
 ARTIFACTS: dict[str, str] = {
     "model.onnx": "onnx",
+    "model.py": "python",
 }
 """Default artifact file name → runtime name."""
 
-SUFFIXES: dict[str, str] = {".onnx": "onnx"}
+SUFFIXES: dict[str, str] = {".onnx": "onnx", ".py": "python"}
 
-PLATFORMS: dict[str, str] = {"onnxruntime_onnx": "onnx", "onnx": "onnx"}
+PLATFORMS: dict[str, str] = {"onnxruntime_onnx": "onnx", "onnx": "onnx", "python": "python"}
 """Config ``platform``/``backend`` values → runtime name."""
 
 __all__ = ["ARTIFACTS", "RUNTIMES", "Runtime", "RuntimeOptions", "detect", "load"]
