@@ -10,6 +10,7 @@ from typing import Any
 
 EXAMPLES: dict[str, str] = {
     "digits": "modelport.examples.digits:build",
+    "diagnosis": "modelport.examples.diagnosis:build",
 }
 
 

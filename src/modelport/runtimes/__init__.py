@@ -10,17 +10,26 @@ from modelport.runtimes.base import Runtime, RuntimeOptions
 RUNTIMES: dict[str, str] = {
     "onnx": "modelport.runtimes.onnx:OnnxRuntime",
     "python": "modelport.runtimes.python:PythonRuntime",
+    "sklearn": "modelport.runtimes.sklearn:SklearnRuntime",
 }
 
 ARTIFACTS: dict[str, str] = {
     "model.onnx": "onnx",
     "model.py": "python",
+    "model.skops": "sklearn",
+    "model.joblib": "sklearn",  # refused with a clear reason: pickle runs code
+    "model.pkl": "sklearn",
 }
 """Default artifact file name → runtime name."""
 
-SUFFIXES: dict[str, str] = {".onnx": "onnx", ".py": "python"}
+SUFFIXES: dict[str, str] = {
+    ".onnx": "onnx", ".py": "python", ".skops": "sklearn", ".joblib": "sklearn", ".pkl": "sklearn",
+}  # fmt: skip
 
-PLATFORMS: dict[str, str] = {"onnxruntime_onnx": "onnx", "onnx": "onnx", "python": "python"}
+PLATFORMS: dict[str, str] = {
+    "onnxruntime_onnx": "onnx", "onnx": "onnx", "python": "python",
+    "sklearn": "sklearn", "sklearn_skops": "sklearn",
+}  # fmt: skip
 """Config ``platform``/``backend`` values → runtime name."""
 
 __all__ = ["ARTIFACTS", "RUNTIMES", "Runtime", "RuntimeOptions", "detect", "load"]
