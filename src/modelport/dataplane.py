@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 
 import numpy as np
 
@@ -70,6 +71,9 @@ class DataPlane:
         return ServerMetadata(SERVER_NAME, self._version, EXTENSIONS)
 
     def model_ready(self, name: str, version: str = "") -> bool:
+        """Whether a known model (version) can serve; an unknown model is a 404, not False."""
+        if name not in self._registry.names():
+            raise ModelNotFound(f"unknown model '{name}'")
         return not self.draining and self._registry.is_ready(name, version)
 
     def require_ready(self, name: str, version: str = "") -> None:
@@ -79,7 +83,7 @@ class DataPlane:
     def model_metadata(self, name: str, version: str = "") -> ModelMetadata:
         model = self._registry.get(name, version)
         versions = tuple(m.version for m in self._registry.ready_models(name))
-        return _with_versions(model.metadata, versions)
+        return replace(model.metadata, versions=versions)
 
     def repository_index(self, ready_only: bool = False) -> list[ModelIndexEntry]:
         entries = self._control.index()
@@ -101,10 +105,6 @@ class DataPlane:
                 raise ModelNotFound(f"unknown model '{name}'")
             models = self._registry.ready_models(name)
         return [VersionStats(m.metadata.name, m.version, m.stats) for m in models]
-
-    @property
-    def control_mode(self) -> str:
-        return self._control.mode
 
     async def load_model(self, name: str, parameters: Mapping[str, object] | None = None) -> None:
         await self._control.load(name, parameters or {})
@@ -159,17 +159,6 @@ def _record(
         model.metrics.success.inc()
         model.metrics.inferences.inc(rows)
         model.metrics.request_seconds.observe((done - started) / 1e9)
-
-
-def _with_versions(metadata: ModelMetadata, versions: tuple[str, ...]) -> ModelMetadata:
-    return ModelMetadata(
-        metadata.name,
-        metadata.platform,
-        metadata.inputs,
-        metadata.outputs,
-        versions,
-        metadata.max_batch_size,
-    )
 
 
 def _output(

@@ -70,8 +70,6 @@ class InferenceServicer(pb_grpc.GRPCInferenceServiceServicer):
 
     @mapped
     async def ModelReady(self, request: pb.ModelReadyRequest, context: Any) -> Any:
-        if request.name not in self.dataplane.model_names():
-            self.dataplane.model_metadata(request.name, request.version)  # the precise 404
         ready = self.dataplane.model_ready(request.name, request.version)
         return pb.ModelReadyResponse(ready=ready)
 

@@ -66,8 +66,6 @@ class V2Routes:
 
     async def model_ready(self, request: Request) -> Response:
         name, version = _target(request)
-        if name not in self.dataplane.model_names():
-            self.dataplane.model_metadata(name, version)  # raises the precise 404
         ready = self.dataplane.model_ready(name, version)
         return json_response({"name": name, "ready": ready}, 200 if ready else 400)
 
