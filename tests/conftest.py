@@ -71,7 +71,7 @@ async def digits_client(digits_app: ASGIApp) -> AsyncIterator[httpx2.AsyncClient
 async def grpc_channel(repository: Path) -> AsyncIterator[grpc.aio.Channel]:
     server = Server(Settings(model_repositories=(str(repository),)))
     await server.load_models()
-    grpc_server = GrpcServer(server.dataplane, server.metrics, max_message_bytes=1 << 20)
+    grpc_server = GrpcServer(server.dataplane, max_message_bytes=1 << 20)
     port = await grpc_server.start("127.0.0.1", 0)
     async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
         yield channel

@@ -14,7 +14,7 @@ import numpy as np
 
 from modelport.config import ModelConfig
 from modelport.control import ModelControl
-from modelport.errors import InferenceFailed, InvalidInput, ModelNotFound
+from modelport.errors import ErrorCode, InferenceFailed, InvalidInput, ModelNotFound
 from modelport.model import LoadedModel
 from modelport.registry import ModelRegistry
 from modelport.tensor import datatype_of
@@ -88,6 +88,10 @@ class DataPlane:
     def repository_index(self, ready_only: bool = False) -> list[ModelIndexEntry]:
         entries = self._control.index()
         return [e for e in entries if e.state == "READY"] if ready_only else entries
+
+    def count_failure(self, code: ErrorCode, model: str) -> None:
+        """Every transport reports its failed inference requests here."""
+        self._registry.count_failure(code, model)
 
     def model_names(self) -> list[str]:
         return self._registry.names()

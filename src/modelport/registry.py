@@ -21,7 +21,7 @@ from pathlib import Path
 
 from modelport import runtimes
 from modelport.config import ModelConfig
-from modelport.errors import InvalidInput, ModelNotFound, ModelNotReady
+from modelport.errors import ErrorCode, InvalidInput, ModelNotFound, ModelNotReady
 from modelport.metrics import Metrics, ModelGauges
 from modelport.model import LoadedModel, execution_mode
 from modelport.repository.layout import ModelProblem, ModelSource, contained
@@ -212,6 +212,11 @@ class ModelRegistry:
                 reason = r.reason or model.problem
                 entries.append(ModelIndexEntry(name, str(version), r.state.value, reason))
         return entries
+
+    def count_failure(self, code: ErrorCode, name: str) -> None:
+        """A failed inference request. The model label is kept only for a model that exists,
+        so names sent by clients cannot inflate the metric's label set."""
+        self._metrics.failure(code, name if name in self._models else "")
 
     def gauges(self) -> list[ModelGauges]:
         """Every version's state, queue depth, in-flight count and load time, for /metrics."""

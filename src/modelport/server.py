@@ -121,7 +121,7 @@ class Server:
         gc.freeze()
         if self.settings.allow_grpc:
             max_message = self.settings.grpc_max_message_bytes
-            self._grpc = GrpcServer(self.dataplane, self.metrics, max_message)
+            self._grpc = GrpcServer(self.dataplane, max_message)
             port = self.sockets.grpc_port if self.sockets else self.settings.grpc_port
             self.grpc_port = await self._grpc.start(s.host, port, reuse_port=bool(self.sockets))
             if not self.grpc_port:

@@ -9,7 +9,6 @@ from grpc_reflection.v1alpha import reflection
 
 from modelport.dataplane import DataPlane
 from modelport.grpc.servicer import InferenceServicer
-from modelport.metrics import Metrics
 from modelport.protocol._generated import grpc_service_pb2 as pb
 from modelport.protocol._generated import grpc_service_pb2_grpc as pb_grpc
 
@@ -27,9 +26,8 @@ def _reflection_pool() -> descriptor_pool.DescriptorPool:
 
 
 class GrpcServer:
-    def __init__(self, dataplane: DataPlane, metrics: Metrics, max_message_bytes: int) -> None:
+    def __init__(self, dataplane: DataPlane, max_message_bytes: int) -> None:
         self._dataplane = dataplane
-        self._metrics = metrics
         self._max = max_message_bytes
         self._server: grpc.aio.Server | None = None
         self._health = health.aio.HealthServicer()
@@ -43,7 +41,7 @@ class GrpcServer:
             ("grpc.so_reuseport", int(reuse_port)),
         ]
         server = grpc.aio.server(options=options)
-        servicer = InferenceServicer(self._dataplane, self._metrics)
+        servicer = InferenceServicer(self._dataplane)
         pb_grpc.add_GRPCInferenceServiceServicer_to_server(servicer, server)  # type: ignore[no-untyped-call]
         health_pb2_grpc.add_HealthServicer_to_server(self._health, server)
         names = (SERVICE, health.SERVICE_NAME, reflection.SERVICE_NAME)

@@ -13,7 +13,6 @@ import grpc
 from modelport.dataplane import DataPlane
 from modelport.errors import ErrorCode, ModelportError
 from modelport.grpc.errors import GRPC_STATUS
-from modelport.metrics import Metrics
 from modelport.protocol import v2_grpc
 from modelport.protocol._generated import grpc_service_pb2 as pb
 from modelport.protocol._generated import grpc_service_pb2_grpc as pb_grpc
@@ -48,17 +47,12 @@ def mapped(method: Handler[Request, Response]) -> Handler[Request, Response]:
 
 
 class InferenceServicer(pb_grpc.GRPCInferenceServiceServicer):
-    def __init__(self, dataplane: DataPlane, metrics: Metrics) -> None:
+    def __init__(self, dataplane: DataPlane) -> None:
         self.dataplane = dataplane
-        self.metrics = metrics
 
     def count_failure(self, method: str, request: Any, code: ErrorCode) -> None:
-        """Failed inference requests, by reason; the model label only for a model that exists."""
-        if method not in ("ModelInfer", "ModelStreamInfer"):
-            return
-        model = getattr(request, "model_name", "")
-        known = model in self.dataplane.model_names()
-        self.metrics.failure(code, model if known else "")
+        if method in ("ModelInfer", "ModelStreamInfer"):
+            self.dataplane.count_failure(code, getattr(request, "model_name", ""))
 
     @mapped
     async def ServerLive(self, request: pb.ServerLiveRequest, context: Any) -> Any:

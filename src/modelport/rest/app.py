@@ -27,8 +27,8 @@ def create_app(dataplane: DataPlane, options: RestOptions, metrics: Metrics) -> 
     if options.metrics:
         routes.append(Route("/metrics", metrics_endpoint(metrics), methods=["GET"]))
     app = Starlette(routes=routes, exception_handlers=EXCEPTION_HANDLERS)
-    app.state.dataplane, app.state.metrics = dataplane, metrics
-    return InferenceRoutes(app, endpoints, metrics)
+    app.state.dataplane = dataplane
+    return InferenceRoutes(app, endpoints)
 
 
 def metrics_app(metrics: Metrics) -> ASGIApp:

@@ -41,12 +41,8 @@ async def modelport_error(request: Request, exc: Exception) -> Response:
 
 
 def count_failure(request: Request, code: ErrorCode) -> None:
-    """Failed inference requests, by reason; the model label only for a model that exists."""
-    if not request.url.path.lower().endswith(INFERENCE_PATHS):
-        return
-    model = request.path_params.get("model", "")
-    known = model in request.app.state.dataplane.model_names()
-    request.app.state.metrics.failure(code, model if known else "")
+    if request.url.path.lower().endswith(INFERENCE_PATHS):
+        request.app.state.dataplane.count_failure(code, request.path_params.get("model", ""))
 
 
 async def http_error(request: Request, exc: Exception) -> Response:

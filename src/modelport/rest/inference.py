@@ -14,7 +14,6 @@ from collections.abc import Awaitable, Callable, Mapping
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from modelport.errors import ErrorCode, ModelNotFound, ModelportError
-from modelport.metrics import Metrics
 from modelport.protocol import jsonbody, predict, v2_binary, v2_json
 from modelport.rest.body import read_body
 from modelport.rest.endpoints import Endpoints
@@ -73,10 +72,9 @@ def match(path: str, default_model: str) -> tuple[Handler, str, str] | None:
 
 
 class InferenceRoutes:
-    def __init__(self, app: ASGIApp, ep: Endpoints, metrics: Metrics) -> None:
+    def __init__(self, app: ASGIApp, ep: Endpoints) -> None:
         self.app = app
         self.ep = ep
-        self.metrics = metrics
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         found = (
@@ -111,8 +109,7 @@ class InferenceRoutes:
             return self._failed(name, ErrorCode.INTERNAL, "internal server error; see the log")
 
     def _failed(self, name: str, code: ErrorCode, message: str) -> Reply:
-        known = name in self.ep.dataplane.model_names()
-        self.metrics.failure(code, name if known else "")
+        self.ep.dataplane.count_failure(code, name)
         return HTTP_STATUS[code], JSON, jsonbody.error_body(message)
 
 
