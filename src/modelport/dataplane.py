@@ -93,9 +93,6 @@ class DataPlane:
         """Every transport reports its failed inference requests here."""
         self._registry.count_failure(code, model)
 
-    def model_names(self) -> list[str]:
-        return self._registry.names()
-
     def model_config(self, name: str, version: str = "") -> tuple[ModelMetadata, ModelConfig]:
         model = self._registry.get(name, version)
         return model.metadata, model.config

@@ -23,7 +23,6 @@ from modelport.tensor import (
 )
 from modelport.types import (
     InferInput,
-    InferOutput,
     InferRequest,
     InferResponse,
     ModelIndexEntry,
@@ -216,11 +215,6 @@ def response_object(response: InferResponse) -> tuple[dict[str, Any], list[bytes
         body["parameters"] = dict(response.parameters)
     body["outputs"] = outputs
     return body, chunks
-
-
-def json_data(output: InferOutput) -> Any:
-    """An output's values in a form orjson writes: flat, row-major."""
-    return json_values(output.data.reshape(-1), output.name)
 
 
 def json_values(array: np.ndarray, name: str) -> Any:
