@@ -256,8 +256,9 @@ def _has_ready(record: ModelRecord) -> bool:
     return any(r.state is ModelState.READY for r in record.versions.values())
 
 
-def load_model(source: ModelSource, options: RuntimeOptions, default_max_batch: int) -> LoadedModel:
-    """Load one version: find its artifact, check its path, start the runtime, merge config."""
+def locate(source: ModelSource) -> tuple[str, Path]:
+    """The runtime name and the artifact of a version, refused if its path leaves the
+    repository or the file is missing."""
     config = source.config
     kind, artifact = runtimes.detect(
         source.version_dir, config.default_model_filename, config.platform
@@ -265,6 +266,13 @@ def load_model(source: ModelSource, options: RuntimeOptions, default_max_batch: 
     artifact = contained(artifact, source.root)
     if not artifact.exists():
         raise FileNotFoundError(f"{artifact.name} not found in version {source.version}")
+    return kind, artifact
+
+
+def load_model(source: ModelSource, options: RuntimeOptions, default_max_batch: int) -> LoadedModel:
+    """Load one version: find its artifact, check its path, start the runtime, merge config."""
+    config = source.config
+    kind, artifact = locate(source)
     runtime = runtimes.load(kind, artifact, replace(options, parameters=config.parameters))
     inputs = _merged(runtime.inputs, config.inputs, "input")
     outputs = _merged(runtime.outputs, config.outputs, "output")

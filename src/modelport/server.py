@@ -28,7 +28,7 @@ from modelport.registry import ModelRegistry
 from modelport.rest.app import RestOptions, create_app, metrics_app
 from modelport.rest.connection import GuardedHttpToolsProtocol, guarded_protocol
 from modelport.runtimes import RuntimeOptions
-from modelport.runtimes.onnx_shared import default_cache
+from modelport.runtimes.onnx_shared import shared_weights_dir
 from modelport.version import __version__
 
 logger = logging.getLogger(__name__)
@@ -69,7 +69,7 @@ class Server:
     def __init__(self, settings: Settings, sockets: ListenSockets | None = None) -> None:
         self.settings = settings
         self.sockets = sockets
-        shared = (settings.shared_weights_dir or str(default_cache())) if sockets else ""
+        shared = str(shared_weights_dir(settings.shared_weights_dir)) if sockets else ""
         options = RuntimeOptions(
             settings.intra_op_threads, settings.inter_op_threads, shared_weights_dir=shared
         )

@@ -22,14 +22,13 @@ import signal
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from types import FrameType
 
-from modelport import runtimes
 from modelport.config import Settings
 from modelport.control import discover
-from modelport.repository.layout import ModelSource, contained
-from modelport.runtimes.onnx_shared import default_cache, shared_copy
+from modelport.registry import locate
+from modelport.repository.layout import ModelSource
+from modelport.runtimes.onnx_shared import shared_copy, shared_weights_dir
 from modelport.server import ListenSockets, ServerError, bind
 
 logger = logging.getLogger(__name__)
@@ -54,16 +53,14 @@ def listen_sockets(settings: Settings) -> ListenSockets:
 def prepare_shared_weights(settings: Settings) -> None:
     """The shared copy of every ONNX model the workers will load (failures are left for the
     workers' own loads to report)."""
-    cache = Path(settings.shared_weights_dir or default_cache())
+    cache = shared_weights_dir(settings.shared_weights_dir)
     for item in discover(settings):
         if not isinstance(item, ModelSource):
             continue
         try:
-            kind, artifact = runtimes.detect(
-                item.version_dir, item.config.default_model_filename, item.config.platform
-            )
+            kind, artifact = locate(item)
             if kind == "onnx":
-                shared_copy(contained(artifact, item.root), cache)
+                shared_copy(artifact, cache)
         except Exception as exc:
             logger.info("shared weights for %s not prepared: %s", item.name, exc)
 

@@ -58,6 +58,9 @@ def _publish(staging: Path, target: Path) -> None:
             raise
 
 
-def default_cache() -> Path:
+def shared_weights_dir(configured: str) -> Path:
+    """``--shared-weights-dir``, or ``$XDG_CACHE_HOME/modelport/shared-weights``."""
+    if configured:
+        return Path(configured)
     base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
     return Path(base) / "modelport" / "shared-weights"
