@@ -55,6 +55,9 @@ class Settings:
     """Where shared-weight copies of models are kept (default: ~/.cache/modelport)."""
     default_max_batch_size: int = 1024
     """max_batch_size for batchable models whose config does not set one."""
+    allow_pickle: bool = False
+    """Load formats that run code (pickle, joblib, Keras .h5), each only if its SHA-256 is
+    listed in the model's ``trusted_sha256``."""
 
 
 def settings_from(env: Mapping[str, str], **flags: Any) -> Settings:
@@ -138,13 +141,15 @@ class ModelConfig:
     dynamic_batching: DynamicBatching | None = None
     instance_count: int = 1
     """Batches (or requests) of this model that may run at once (``instance_group.count``)."""
+    trusted_sha256: tuple[str, ...] = ()
+    """SHA-256 digests of artifacts that may run code when loaded (see ``--allow-pickle``)."""
 
 
 CONFIG_FILES = ("config.yaml", "config.yml", "config.json")
 _KEYS = {
     "name", "platform", "backend", "max_batch_size", "input", "inputs", "output", "outputs",
     "version_policy", "label_file", "default_model_filename", "parameters", "version_labels",
-    "dynamic_batching", "instance_group",
+    "dynamic_batching", "instance_group", "trusted_sha256",
 }  # fmt: skip
 
 
@@ -191,7 +196,19 @@ def _model_config(raw: dict[str, Any], filename: str) -> ModelConfig:
         version_labels=_version_labels(raw.get("version_labels", {}), filename),
         dynamic_batching=_dynamic_batching(raw.get("dynamic_batching"), filename),
         instance_count=_instance_count(raw.get("instance_group"), filename),
+        trusted_sha256=_digests(raw.get("trusted_sha256", []), filename),
     )
+
+
+def _digests(value: Any, filename: str) -> tuple[str, ...]:
+    items = [value] if isinstance(value, str) else value
+    if not isinstance(items, list) or not all(_is_sha256(item) for item in items):
+        raise ConfigError(f"{filename}: trusted_sha256 must be SHA-256 hex digests (64 hex digits)")
+    return tuple(item.lower() for item in items)
+
+
+def _is_sha256(item: Any) -> bool:
+    return isinstance(item, str) and re.fullmatch("[0-9a-fA-F]{64}", item) is not None
 
 
 def _optional_str(raw: dict[str, Any], key: str, filename: str) -> str:

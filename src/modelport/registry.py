@@ -273,7 +273,7 @@ def load_model(source: ModelSource, options: RuntimeOptions, default_max_batch: 
     """Load one version: find its artifact, check its path, start the runtime, merge config."""
     config = source.config
     kind, artifact = locate(source)
-    runtime = runtimes.load(kind, artifact, replace(options, parameters=config.parameters))
+    runtime = runtimes.load(kind, artifact, _options(options, config))
     inputs = _merged(runtime.inputs, config.inputs, "input")
     outputs = _merged(runtime.outputs, config.outputs, "output")
     metadata = ModelMetadata(
@@ -286,6 +286,16 @@ def load_model(source: ModelSource, options: RuntimeOptions, default_max_batch: 
     labels = _labels(source, metadata)
     inline = execution_mode(runtime, metadata, config)
     return LoadedModel(metadata, str(source.version), runtime, config, labels, inline)
+
+
+def _options(options: RuntimeOptions, config: ModelConfig) -> RuntimeOptions:
+    return replace(
+        options,
+        parameters=config.parameters,
+        declared_inputs=config.inputs,
+        declared_outputs=config.outputs,
+        trusted_sha256=config.trusted_sha256,
+    )
 
 
 def _max_batch(

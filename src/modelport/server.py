@@ -71,7 +71,10 @@ class Server:
         self.sockets = sockets
         shared = str(shared_weights_dir(settings.shared_weights_dir)) if sockets else ""
         options = RuntimeOptions(
-            settings.intra_op_threads, settings.inter_op_threads, shared_weights_dir=shared
+            settings.intra_op_threads,
+            settings.inter_op_threads,
+            shared_weights_dir=shared,
+            allow_pickle=settings.allow_pickle,
         )
         self.metrics = Metrics()
         self.registry = ModelRegistry(

@@ -98,9 +98,54 @@ def test_pickles_and_untrusted_types_are_refused(tmp_path: Path) -> None:
     from modelport.runtimes.sklearn import SklearnRuntime
 
     (tmp_path / "model.joblib").write_bytes(b"\x80\x04 not even read")
-    with pytest.raises(ValueError, match="pickle files run code when loaded"):
+    with pytest.raises(ValueError, match="runs code when loaded and is refused"):
         SklearnRuntime(tmp_path / "model.joblib", RuntimeOptions())
     custom = preprocessing.FunctionTransformer(func=Doubler()).fit(np.ones((2, 2)))
     path = dump(custom, tmp_path / "custom" / "model.skops")
     with pytest.raises(ValueError, match="needs types that are not trusted"):
         SklearnRuntime(path, RuntimeOptions())
+
+
+def test_a_pickle_loads_only_when_allowed_and_its_digest_is_listed(
+    tmp_path: Path, fitted: dict[str, object]
+) -> None:
+    import hashlib
+
+    import joblib
+
+    from modelport.runtimes.sklearn import SklearnRuntime
+
+    path = tmp_path / "model.joblib"
+    joblib.dump(fitted["forest"], path)
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    with pytest.raises(ValueError, match="--allow-pickle"):
+        SklearnRuntime(path, RuntimeOptions(trusted_sha256=(digest,)))
+    with pytest.raises(ValueError, match=f"SHA-256 {digest} is not listed"):
+        SklearnRuntime(path, RuntimeOptions(allow_pickle=True, trusted_sha256=("0" * 64,)))
+    runtime = SklearnRuntime(path, RuntimeOptions(allow_pickle=True, trusted_sha256=(digest,)))
+    x = fitted["x_iris"][:4]  # type: ignore[index]
+    expected = fitted["forest"].predict_proba(x)  # type: ignore[attr-defined]
+    assert np.allclose(runtime.infer({"input": x}, ["predict_proba"])["predict_proba"], expected)
+
+
+async def test_the_allow_list_is_read_from_the_model_config(
+    tmp_path: Path, fitted: dict[str, object]
+) -> None:
+    import hashlib
+
+    import joblib
+
+    path = tmp_path / "forest" / "1" / "model.joblib"
+    path.parent.mkdir(parents=True)
+    joblib.dump(fitted["forest"], path)
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    (tmp_path / "forest" / "config.yaml").write_text(f"trusted_sha256: [{digest}]\n")
+    for allow, ready in ((False, False), (True, True)):
+        settings = Settings(model_repositories=(str(tmp_path),), allow_pickle=allow)
+        server = Server(settings)
+        await server.load_models()
+        transport = httpx2.ASGITransport(app=server.build_app())
+        async with httpx2.AsyncClient(transport=transport, base_url="http://m") as c:
+            status = (await c.get("/v2/models/forest/ready")).status_code
+        await server.stop()
+        assert (status == 200) is ready

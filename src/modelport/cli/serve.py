@@ -68,6 +68,12 @@ def add_parser(commands: Any, name: str) -> None:
     add("--default-max-batch-size", type=int, help="max_batch_size of batchable models (1024)")
     add("--workers", type=int, help="worker processes serving the same ports (default 1)")
     add("--shared-weights-dir", help="where workers share model weights (~/.cache/modelport)")
+    add(
+        "--allow-pickle",
+        action="store_const",
+        const=True,
+        help="load pickle/joblib/.h5 files whose SHA-256 the model's config lists (off)",
+    )
 
 
 def _bool(text: str) -> bool:

@@ -11,6 +11,10 @@ RUNTIMES: dict[str, str] = {
     "onnx": "modelport.runtimes.onnx:OnnxRuntime",
     "python": "modelport.runtimes.python:PythonRuntime",
     "sklearn": "modelport.runtimes.sklearn:SklearnRuntime",
+    "pytorch": "modelport.runtimes.pytorch:PyTorchRuntime",
+    "tensorflow": "modelport.runtimes.tensorflow:TensorFlowRuntime",
+    "xgboost": "modelport.runtimes.xgboost:XGBoostRuntime",
+    "lightgbm": "modelport.runtimes.lightgbm:LightGBMRuntime",
 }
 
 ARTIFACTS: dict[str, str] = {
@@ -19,16 +23,30 @@ ARTIFACTS: dict[str, str] = {
     "model.skops": "sklearn",
     "model.joblib": "sklearn",  # refused with a clear reason: pickle runs code
     "model.pkl": "sklearn",
+    "model.pt2": "pytorch",
+    "model.pt": "pytorch",
+    "model.savedmodel": "tensorflow",  # Triton's name for a SavedModel directory
+    "saved_model.pb": "tensorflow",  # TF Serving's layout: the version directory is one
+    "model.keras": "tensorflow",
+    "model.h5": "tensorflow",  # legacy Keras: runs code, refused unless trusted
+    "model.json": "xgboost",
+    "model.ubj": "xgboost",
+    "model.txt": "lightgbm",
 }
 """Default artifact file name → runtime name."""
 
 SUFFIXES: dict[str, str] = {
     ".onnx": "onnx", ".py": "python", ".skops": "sklearn", ".joblib": "sklearn", ".pkl": "sklearn",
+    ".pt2": "pytorch", ".pt": "pytorch", ".savedmodel": "tensorflow", ".keras": "tensorflow",
+    ".h5": "tensorflow", ".json": "xgboost", ".ubj": "xgboost", ".txt": "lightgbm",
 }  # fmt: skip
 
 PLATFORMS: dict[str, str] = {
     "onnxruntime_onnx": "onnx", "onnx": "onnx", "python": "python",
     "sklearn": "sklearn", "sklearn_skops": "sklearn",
+    "pytorch": "pytorch", "pytorch_libtorch": "pytorch", "torch": "pytorch",
+    "tensorflow": "tensorflow", "tensorflow_savedmodel": "tensorflow", "keras": "tensorflow",
+    "tensorflow_keras": "tensorflow", "xgboost": "xgboost", "lightgbm": "lightgbm",
 }  # fmt: skip
 """Config ``platform``/``backend`` values → runtime name."""
 

@@ -24,6 +24,14 @@ class RuntimeOptions:
     shared_weights_dir: str = ""
     """Set when several worker processes serve the same models: weights are mapped from
     files here so they are in memory once (see ``runtimes/onnx_shared.py``)."""
+    declared_inputs: tuple[TensorSpec, ...] = ()
+    declared_outputs: tuple[TensorSpec, ...] = ()
+    """The config's inputs and outputs, for formats that do not carry their own signature
+    (TorchScript) or to name a program's positional tensors."""
+    allow_pickle: bool = False
+    """The server's ``--allow-pickle``: formats that run code when loaded (pickle, joblib,
+    legacy Keras .h5) are loaded only with it *and* with the file's SHA-256 in the config."""
+    trusted_sha256: tuple[str, ...] = ()
 
 
 class Runtime(Protocol):

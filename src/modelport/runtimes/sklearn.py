@@ -1,9 +1,10 @@
-"""scikit-learn estimators from ``model.skops`` (skops' safe format, never pickle).
+"""scikit-learn estimators from ``model.skops`` (skops' safe format; pickle only when allowed).
 
 Loading trusts skops' defaults plus any type from scikit-learn itself; a file that needs
 anything else (a custom class, a callable) is refused with the list, unless the model's
 config names those types in ``parameters: {skops_trusted: "module.Type,..."}``. Pickle and
-joblib files are refused: loading them runs code.
+joblib files run code when loaded: refused unless the server runs with ``--allow-pickle`` and
+the config lists the file's SHA-256 (``runtimes/trust.py``).
 
 Metadata: one input ``input`` of ``n_features_in_`` values per row; outputs ``predict_proba``
 (FP32, classifiers only) and ``predict``, whose datatype is whatever the estimator returns.
@@ -19,6 +20,7 @@ import numpy as np
 
 from modelport.errors import InvalidInput
 from modelport.runtimes.base import RuntimeOptions
+from modelport.runtimes.trust import require_trusted
 from modelport.tensor import TensorSpec, datatype_of
 
 PICKLES = (".pkl", ".pickle", ".joblib")
@@ -29,11 +31,10 @@ class SklearnRuntime:
 
     def __init__(self, artifact: Path, options: RuntimeOptions) -> None:
         if artifact.suffix in PICKLES:
-            raise ValueError(
-                f"{artifact.name}: pickle files run code when loaded and are refused; save the "
-                "model with skops.io.dump(model, 'model.skops') or convert it to ONNX"
-            )
-        self._model = _load(artifact, str(options.parameters.get("skops_trusted", "")))
+            require_trusted(artifact, options, "save it with skops.io.dump(model, 'model.skops')")
+            self._model = _load_pickle(artifact)
+        else:
+            self._model = _load(artifact, str(options.parameters.get("skops_trusted", "")))
         features = int(getattr(self._model, "n_features_in_", 0))
         if features <= 0:
             raise ValueError(
@@ -82,6 +83,13 @@ def _load(artifact: Path, extra_trusted: str) -> Any:
             'parameters: {skops_trusted: "..."} in the model\'s config only if you know them'
         )
     return skops.io.load(artifact, trusted=untrusted)
+
+
+def _load_pickle(artifact: Path) -> Any:
+    """Only reached for a file the operator allowed and whose digest the config lists."""
+    import joblib
+
+    return joblib.load(artifact)
 
 
 def _plain(array: np.ndarray) -> np.ndarray:
