@@ -12,6 +12,7 @@ server raised (``ModelNotFound``, ``InvalidInput``, ...), with the server's mess
 from __future__ import annotations
 
 import http.client
+import math
 import urllib.parse
 from collections.abc import Mapping, Sequence
 from types import TracebackType
@@ -75,10 +76,11 @@ class Client:
         return {output.name: output.data for output in response.outputs}
 
     def predict(self, model: str, x: np.ndarray, version: str = "") -> np.ndarray:
-        """A one-input model's first output; ``x`` is cast to the input's datatype."""
+        """A one-input model's first output; ``x`` is cast to the input's datatype, and rows
+        are reshaped to the input's shape when only the layout differs (784 → 28x28)."""
         meta = self.metadata(model, version)
         spec = meta.inputs[0]
-        cast = np.asarray(x).astype(datatype(spec.datatype).numpy, copy=False)
+        cast = _shaped(np.asarray(x).astype(datatype(spec.datatype).numpy, copy=False), spec.shape)
         return self.infer(model, {spec.name: cast}, [meta.outputs[0].name], version)[
             meta.outputs[0].name
         ]
@@ -145,6 +147,15 @@ class _Rest:
 
     def close(self) -> None:
         self._connection.close()
+
+
+def _shaped(x: np.ndarray, shape: Sequence[int]) -> np.ndarray:
+    row = tuple(shape[1:])
+    if x.ndim == 0 or -1 in row or x.shape[1:] == row:
+        return x
+    if math.prod(x.shape[1:]) == math.prod(row):
+        return x.reshape(len(x), *row)
+    return x  # the server explains the mismatch
 
 
 def _path(model: str, version: str) -> str:

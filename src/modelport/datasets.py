@@ -19,7 +19,32 @@ def load_digits_28x28() -> tuple[np.ndarray, np.ndarray]:
     return np.clip(images, 0, 1).reshape(len(images), 784).astype(np.float32), digits.target
 
 
-DATASETS = ("digits", "iris", "breast_cancer", "diabetes")
+def fraud_transactions(samples: int = 20_000, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Generated card transactions, about 2% fraud: the same rows for the same seed.
+
+    Columns: amount, hour of day, distance from home (km), transactions in the last 24 h,
+    merchant risk score, card present (0/1), foreign (0/1), account age (days).
+    """
+    rng = np.random.default_rng(seed)
+    amount = rng.lognormal(3.5, 1.1, samples)
+    hour = rng.integers(0, 24, samples).astype(float)
+    distance = rng.exponential(12.0, samples)
+    recent = rng.poisson(3, samples).astype(float)
+    risk = rng.beta(2, 8, samples)
+    present = (rng.random(samples) < 0.7).astype(float)
+    foreign = (rng.random(samples) < 0.08).astype(float)
+    age = rng.exponential(900.0, samples)
+    night = ((hour < 6) | (hour > 22)).astype(float)
+    logit = (
+        -7.2 + 0.9 * np.log1p(amount) / 2 + 1.4 * night + 0.02 * distance + 0.25 * recent
+        + 4.0 * risk - 1.6 * present + 1.5 * foreign - 0.001 * age
+    )  # fmt: skip
+    fraud = rng.random(samples) < 1 / (1 + np.exp(-logit))
+    x = np.stack([amount, hour, distance, recent, risk, present, foreign, age], axis=1)
+    return x.astype(np.float32), fraud.astype(np.int64)
+
+
+DATASETS = ("digits", "iris", "breast_cancer", "diabetes", "fraud")
 
 
 @dataclass(frozen=True)
@@ -36,6 +61,8 @@ def load_dataset(name: str) -> Dataset:
     if name == "digits":
         x, y = load_digits_28x28()
         return Dataset(name, x, y, "classification")
+    if name == "fraud":
+        return Dataset(name, *fraud_transactions(), "classification")
     if name in DATASETS:
         import sklearn.datasets
 

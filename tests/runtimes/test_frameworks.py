@@ -42,7 +42,7 @@ def test_keras_safe_mode_refuses_a_lambda_layer(tmp_path: Path) -> None:
     keras = pytest.importorskip("keras")
     net = keras.Sequential([keras.Input((4,)), keras.layers.Lambda(lambda x: x * 2)])
     net.save(tmp_path / "model.keras")
-    with pytest.raises(ValueError, match="(?i)lambda"):
+    with pytest.raises(ValueError, match=r"(?i)lambda"):
         load(tmp_path / "model.keras")
 
 

@@ -60,7 +60,7 @@ def _summary(report: dict[str, Any]) -> str:
         quality = (
             f"accuracy {report['accuracy']:.4f}, macro F1 {report['macro']['f1']:.4f}, "
             f"weighted F1 {report['weighted']['f1']:.4f}"
-        )
+        ) + (f", ROC AUC {report['roc_auc']:.4f}" if "roc_auc" in report else "")
     else:
         quality = f"MSE {report['mse']:.4f}, MAE {report['mae']:.4f}, R² {report['r2']:.4f}"
     speed = (

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -18,12 +19,26 @@ def add_parser(commands: Any, name: str) -> None:
 
 def run(args: argparse.Namespace) -> int:
     print(f"training example {args.example!r} into {args.out} ...", flush=True)
-    result = examples.build(args.example, args.out, seed=args.seed)
-    print(f"wrote {result['path']}")
-    parity = result.get("parity_max_abs_error")
+    try:
+        result = examples.build(args.example, args.out, seed=args.seed)
+    except ImportError as exc:
+        extra = examples.NEEDS.get(args.example, "examples")
+        print(
+            f"modelport: example {args.example!r} needs {exc.name or exc}: "
+            f"pip install 'modelport[{extra}]'",
+            file=sys.stderr,
+        )
+        return 2
+    for path in (result["path"], result.get("also")):
+        if path:
+            print(f"wrote {path}")
+    scores = result.get("scores") or {"accuracy": result["accuracy"]}
+    shown = ", ".join(f"{name} {value:.4f}" for name, value in scores.items())
     print(
-        f"held-out accuracy {result['accuracy']:.4f} on {result['test_samples']} samples; "
+        f"held-out {shown} on {result['test_samples']} samples; "
         f"trained in {result['train_seconds']:.1f} s"
-        + (f"; ONNX vs training framework max abs error {parity:.1e}" if parity is not None else "")
     )
+    parity = result.get("parity_max_abs_error")
+    if parity is not None:
+        print(f"ONNX vs training framework: max abs error {parity:.1e}")
     return 0

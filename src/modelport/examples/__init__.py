@@ -11,7 +11,19 @@ from typing import Any
 EXAMPLES: dict[str, str] = {
     "digits": "modelport.examples.digits:build",
     "diagnosis": "modelport.examples.diagnosis:build",
+    "mnist-keras": "modelport.examples.mnist_keras:build",
+    "mnist-torch": "modelport.examples.mnist_torch:build",
+    "fraud": "modelport.examples.fraud:build",
+    "recommender": "modelport.examples.recommender:build",
+    "regression": "modelport.examples.regression:build",
 }
+NEEDS: dict[str, str] = {
+    "mnist-keras": "tensorflow",
+    "mnist-torch": "torch",
+    "fraud": "xgboost",
+    "recommender": "torch",
+}
+"""The extra an example's framework comes in, for the message when it is missing."""
 
 
 def build(name: str, repository: Path, **options: Any) -> dict[str, Any]:

@@ -9,6 +9,7 @@ Neither format unpickles code: ``torch.export.load`` and ``torch.jit.load`` read
 
 from __future__ import annotations
 
+import threading
 import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -27,6 +28,8 @@ _DTYPES = {
     "uint8": "UINT8", "bool": "BOOL",
 }  # fmt: skip
 """torch dtype name → V2 datatype."""
+_LOADING = threading.Lock()
+"""torch.export.load keeps global state while it reads: models load one at a time."""
 
 
 class PyTorchRuntime:
@@ -58,6 +61,8 @@ class PyTorchRuntime:
                 result = self._module(*args)
         except AssertionError as exc:  # torch.export's guards: a shape the program refuses
             raise InvalidInput(f"the program refused the input: {exc}") from exc
+        except IndexError as exc:  # an id past the end of an embedding table
+            raise InvalidInput(f"the model refused the input: {exc}") from exc
         except RuntimeError as exc:
             raise InferenceFailed(f"PyTorch failed: {_first_line(exc)}") from exc
         named = named_outputs(result, [spec.name for spec in self.outputs])
@@ -70,7 +75,8 @@ class PyTorchRuntime:
 def _load_program(artifact: Path) -> tuple[Any, tuple[TensorSpec, ...], tuple[TensorSpec, ...]]:
     import torch
 
-    program = torch.export.load(str(artifact))
+    with _LOADING:
+        program = torch.export.load(str(artifact))
     placeholders = {n.name: n for n in program.graph.nodes if n.op == "placeholder"}
     inputs = tuple(
         _spec(name, placeholders[name].meta["val"])
