@@ -6,7 +6,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from modelport.cli import evaluate, examples, predict, serve
+from modelport.cli import convert, evaluate, examples, predict, serve
 from modelport.errors import ModelportError
 from modelport.version import __version__
 
@@ -15,6 +15,7 @@ COMMANDS = {
     "examples": examples,
     "predict": predict,
     "evaluate": evaluate,
+    "convert": convert,
 }
 
 

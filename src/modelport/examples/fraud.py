@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from modelport.datasets import fraud_transactions
-from modelport.examples.staging import new_version, write_model_files
+from modelport.repository.staging import new_version, write_model_files
 
 MODEL_NAME = "fraud"
 CONFIG = (

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from modelport.datasets import load_digits_28x28
-from modelport.examples.staging import new_version, write_model_files
+from modelport.repository.staging import new_version, write_model_files
 
 KERAS_MODEL, SAVEDMODEL = "mnist-keras", "mnist-keras-savedmodel"
 CONFIG = (

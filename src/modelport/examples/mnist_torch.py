@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from modelport.datasets import load_digits_28x28
-from modelport.examples.staging import new_version, write_model_files
+from modelport.repository.staging import new_version, write_model_files
 
 PROGRAM, TORCHSCRIPT = "mnist-torch", "mnist-torchscript"
 LABELS = [str(d) for d in range(10)]

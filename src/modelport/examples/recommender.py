@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from modelport.examples.staging import new_version, write_model_files
+from modelport.repository.staging import new_version, write_model_files
 
 MODEL_NAME = "recommender"
 USERS, ITEMS, FACTORS, TOP_K = 400, 150, 16, 10

@@ -16,7 +16,7 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
-from modelport.examples.staging import new_version, write_model_files
+from modelport.repository.staging import new_version, write_model_files
 
 MODEL_NAME = "regression"
 

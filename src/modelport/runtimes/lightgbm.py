@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -38,6 +39,11 @@ class LightGBMRuntime:
         except lightgbm.basic.LightGBMError as exc:
             raise InvalidInput(f"LightGBM rejected the input: {exc}") from exc
         return self._task.answer(np.asarray(scores), outputs)
+
+    @property
+    def native(self) -> Any:
+        """The booster (for ``modelport convert``)."""
+        return self._booster
 
     def unload(self) -> None:
         del self._booster

@@ -68,6 +68,11 @@ class PyTorchRuntime:
         named = named_outputs(result, [spec.name for spec in self.outputs])
         return {name: _numpy(named[name]) for name in outputs}
 
+    @property
+    def native(self) -> Any:
+        """The loaded module (for ``modelport convert``)."""
+        return self._module
+
     def unload(self) -> None:
         del self._module
 

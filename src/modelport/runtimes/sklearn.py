@@ -67,6 +67,11 @@ class SklearnRuntime:
             raise InvalidInput(f"scikit-learn rejected the input: {exc}") from exc
         return found
 
+    @property
+    def native(self) -> Any:
+        """The estimator (for ``modelport convert``)."""
+        return self._model
+
     def unload(self) -> None:
         del self._model
 

@@ -53,6 +53,11 @@ class TensorFlowRuntime:
         named = named_outputs(result, [spec.name for spec in self.outputs])
         return {name: _numpy(named[name]) for name in outputs}
 
+    @property
+    def native(self) -> Any:
+        """The Keras model or the loaded SavedModel (for ``modelport convert``)."""
+        return self._call.native
+
     def unload(self) -> None:
         del self._call
 
@@ -67,6 +72,7 @@ class _SavedModel:
         if name not in self._loaded.signatures:
             known = sorted(self._loaded.signatures)
             raise ValueError(f"the SavedModel has no signature {name!r}; it has {known}")
+        self.native = self._loaded
         self._function = self._loaded.signatures[name]
         _, named_inputs = self._function.structured_input_signature
         self.inputs = tuple(_spec(key, spec) for key, spec in sorted(named_inputs.items()))
@@ -87,6 +93,7 @@ class _Keras:
         if artifact.suffix in (".h5", ".hdf5"):
             require_trusted(artifact, options, "save it as model.keras (Keras 3)")
         self._model = keras.saving.load_model(str(artifact), compile=False, safe_mode=True)
+        self.native = self._model
         self.inputs = tuple(_keras_spec(t, t.name) for t in self._model.inputs)
         self.outputs = tuple(_keras_spec(t, _producer(t)) for t in self._model.outputs)
 

@@ -42,6 +42,11 @@ class XGBoostRuntime:
             raise InvalidInput(f"XGBoost rejected the input: {exc}") from exc
         return self._task.answer(np.asarray(scores), outputs)
 
+    @property
+    def native(self) -> Any:
+        """The booster (for ``modelport convert``)."""
+        return self._booster
+
     def unload(self) -> None:
         del self._booster
 
