@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -50,3 +51,30 @@ class TreeTask:
                 f"(rows, {self.classes})"
             )
         return scores
+
+
+class BoosterRuntime:
+    """The shared half of the XGBoost and LightGBM runtimes: a subclass loads its booster,
+    calls ``_serve`` and says how to score a batch."""
+
+    platform = ""
+
+    def _serve(self, booster: Any, task: TreeTask) -> None:
+        self._booster, self._task = booster, task
+        self.inputs, self.outputs = task.inputs, task.outputs
+
+    def scores(self, rows: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    def infer(
+        self, inputs: Mapping[str, np.ndarray], outputs: Sequence[str]
+    ) -> Mapping[str, np.ndarray]:
+        return self._task.answer(np.asarray(self.scores(inputs["input"])), outputs)
+
+    @property
+    def native(self) -> Any:
+        """The booster (for ``modelport convert``)."""
+        return self._booster
+
+    def unload(self) -> None:
+        del self._booster

@@ -6,47 +6,32 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
 from modelport.errors import InvalidInput
 from modelport.runtimes.base import RuntimeOptions
-from modelport.runtimes.boosted_trees import TreeTask
+from modelport.runtimes.boosted_trees import BoosterRuntime, TreeTask
 
 
-class LightGBMRuntime:
+class LightGBMRuntime(BoosterRuntime):
     platform = "lightgbm"
 
     def __init__(self, artifact: Path, options: RuntimeOptions) -> None:
         import lightgbm
 
-        self._booster = lightgbm.Booster(model_file=str(artifact))
+        booster = lightgbm.Booster(model_file=str(artifact))
         self._threads = max(options.intra_op_threads, 0)
-        self._task = TreeTask(int(self._booster.num_feature()), _classes(_header(artifact)))
-        self.inputs = self._task.inputs
-        self.outputs = self._task.outputs
+        self._serve(booster, TreeTask(int(booster.num_feature()), _classes(_header(artifact))))
 
-    def infer(
-        self, inputs: Mapping[str, np.ndarray], outputs: Sequence[str]
-    ) -> Mapping[str, np.ndarray]:
+    def scores(self, rows: np.ndarray) -> np.ndarray:
         import lightgbm
 
         try:
-            scores = self._booster.predict(inputs["input"], num_threads=self._threads)
+            return np.asarray(self._booster.predict(rows, num_threads=self._threads))
         except lightgbm.basic.LightGBMError as exc:
             raise InvalidInput(f"LightGBM rejected the input: {exc}") from exc
-        return self._task.answer(np.asarray(scores), outputs)
-
-    @property
-    def native(self) -> Any:
-        """The booster (for ``modelport convert``)."""
-        return self._booster
-
-    def unload(self) -> None:
-        del self._booster
 
 
 def _header(artifact: Path) -> dict[str, str]:

@@ -7,7 +7,6 @@ The objective decides the outputs (``boosted_trees.py``): ``binary:logistic`` an
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -15,40 +14,27 @@ import numpy as np
 
 from modelport.errors import InvalidInput
 from modelport.runtimes.base import RuntimeOptions
-from modelport.runtimes.boosted_trees import TreeTask
+from modelport.runtimes.boosted_trees import BoosterRuntime, TreeTask
 
 _PROBABILITY_OBJECTIVES = {"binary:logistic", "multi:softprob"}
 
 
-class XGBoostRuntime:
+class XGBoostRuntime(BoosterRuntime):
     platform = "xgboost"
 
     def __init__(self, artifact: Path, options: RuntimeOptions) -> None:
         import xgboost
 
-        self._booster = xgboost.Booster(model_file=str(artifact))
+        booster = xgboost.Booster(model_file=str(artifact))
         if options.intra_op_threads > 0:
-            self._booster.set_param({"nthread": options.intra_op_threads})
-        self._task = TreeTask(int(self._booster.num_features()), _classes(self._booster))
-        self.inputs = self._task.inputs
-        self.outputs = self._task.outputs
+            booster.set_param({"nthread": options.intra_op_threads})
+        self._serve(booster, TreeTask(int(booster.num_features()), _classes(booster)))
 
-    def infer(
-        self, inputs: Mapping[str, np.ndarray], outputs: Sequence[str]
-    ) -> Mapping[str, np.ndarray]:
+    def scores(self, rows: np.ndarray) -> np.ndarray:
         try:
-            scores = self._booster.inplace_predict(inputs["input"], validate_features=False)
+            return np.asarray(self._booster.inplace_predict(rows, validate_features=False))
         except ValueError as exc:
             raise InvalidInput(f"XGBoost rejected the input: {exc}") from exc
-        return self._task.answer(np.asarray(scores), outputs)
-
-    @property
-    def native(self) -> Any:
-        """The booster (for ``modelport convert``)."""
-        return self._booster
-
-    def unload(self) -> None:
-        del self._booster
 
 
 def _classes(booster: Any) -> int:
