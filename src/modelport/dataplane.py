@@ -85,6 +85,11 @@ class DataPlane:
         versions = tuple(m.version for m in self._registry.ready_models(name))
         return replace(model.metadata, versions=versions)
 
+    def decoding_metadata(self, name: str, version: str = "") -> ModelMetadata:
+        """The loaded model's own metadata, as it is (no version list built): what a codec
+        needs to decode a request for it, on the hot path."""
+        return self._registry.get(name, version).metadata
+
     def repository_index(self, ready_only: bool = False) -> list[ModelIndexEntry]:
         entries = self._control.index()
         return [e for e in entries if e.state == "READY"] if ready_only else entries

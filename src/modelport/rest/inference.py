@@ -43,7 +43,7 @@ def _decode_v2(
     if length is None:
         return v2_json.decode_request(jsonbody.loads(body, depth), name, version)
     if length == 0:
-        metadata = ep.dataplane.model_metadata(name, version)
+        metadata = ep.dataplane.decoding_metadata(name, version)
         return v2_binary.decode_raw_request(body, metadata, name, version)
     return v2_binary.decode_request(body, length, name, version, depth)
 
@@ -52,7 +52,7 @@ async def plain_predict(
     ep: Endpoints, name: str, version: str, headers: Mapping[str, str], body: bytes
 ) -> Reply:
     obj = jsonbody.loads(body, ep.options.max_json_depth)
-    decoded, single = predict.decode_request(obj, ep.dataplane.model_metadata(name, version))
+    decoded, single = predict.decode_request(obj, ep.dataplane.decoding_metadata(name, version))
     response = await ep.dataplane.infer(decoded)
     return 200, JSON, jsonbody.dumps(predict.response_object(response, single))
 

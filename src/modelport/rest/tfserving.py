@@ -80,7 +80,7 @@ class TfServingRoutes:
         self.dataplane.require_ready(name, version)
         body = await self.ep.body(request)
         obj = jsonbody.loads_lenient(body, self.ep.options.max_json_depth)
-        metadata = self.dataplane.model_metadata(name, version)
+        metadata = self.dataplane.decoding_metadata(name, version)
         decoded, row = tfserving.decode_predict(obj, metadata, version)
         response = await self.dataplane.infer(decoded)
         return json_response(tfserving.encode_predict(response, row))
