@@ -29,7 +29,14 @@ from modelport.protocol._generated import grpc_service_pb2 as pb
 from modelport.protocol._generated import grpc_service_pb2_grpc as pb_grpc
 from modelport.rest.errors import HTTP_STATUS
 from modelport.tensor import datatype, datatype_of
-from modelport.types import InferInput, InferRequest, InferResponse, ModelMetadata, RequestedOutput
+from modelport.types import (
+    InferInput,
+    InferOutput,
+    InferRequest,
+    InferResponse,
+    ModelMetadata,
+    RequestedOutput,
+)
 
 _CODE_OF_HTTP = {status: code for code, status in reversed(HTTP_STATUS.items())}
 _CODE_OF_GRPC = {status: code for code, status in reversed(GRPC_STATUS.items())}
@@ -46,14 +53,18 @@ class Client:
     def __init__(
         self,
         url: str,
-        protocol: Literal["rest", "grpc"] = "rest",
+        protocol: Literal["rest", "grpc", "tfserving"] = "rest",
         binary: bool = True,
         timeout: float = 60.0,
     ) -> None:
         """``url`` is ``host:port`` (an ``http://`` prefix is accepted for REST)."""
         address = url.removeprefix("http://").rstrip("/")
         self._transport: _Transport = (
-            _Grpc(address, timeout) if protocol == "grpc" else _Rest(address, binary, timeout)
+            _Grpc(address, timeout)
+            if protocol == "grpc"
+            else _TfServing(address, binary, timeout)
+            if protocol == "tfserving"
+            else _Rest(address, binary, timeout)
         )
 
     def infer(
@@ -147,6 +158,41 @@ class _Rest:
 
     def close(self) -> None:
         self._connection.close()
+
+
+class _TfServing(_Rest):
+    """Inference over TF Serving's REST API (``:predict`` with columnar ``inputs``); metadata
+    and health over V2, which modelport serves on the same port."""
+
+    def infer(self, request: InferRequest) -> InferResponse:
+        meta = self.metadata(request.model_name, request.model_version)
+        columns = {t.name: _json_ready(t.data) for t in request.inputs}
+        body = orjson.dumps({"inputs": columns}, option=orjson.OPT_SERIALIZE_NUMPY)
+        path = "/v1/models/" + urllib.parse.quote(request.model_name, safe="")
+        path += f"/versions/{request.model_version}" if request.model_version else ""
+        headers = {"Content-Type": "application/json"}
+        answer = orjson.loads(_checked(self._call("POST", path + ":predict", body, headers)))
+        outputs = answer["outputs"]
+        named = outputs if isinstance(outputs, dict) else {meta.outputs[0].name: outputs}
+        wanted = [o.name for o in request.outputs] or list(named)
+        types = {spec.name: spec.datatype for spec in meta.outputs}
+        return InferResponse(
+            request.model_name,
+            request.model_version,
+            tuple(_output(name, types[name], named[name]) for name in wanted),
+        )
+
+
+def _json_ready(data: np.ndarray) -> Any:
+    if data.dtype == object:
+        return [item.decode() if isinstance(item, bytes) else item for item in data.tolist()]
+    return data
+
+
+def _output(name: str, datatype_name: str, value: Any) -> InferOutput:
+    row = datatype(datatype_name)
+    array = np.asarray(value, dtype=object if row.name == "BYTES" else row.numpy)
+    return InferOutput(name, row.name, array)
 
 
 def _shaped(x: np.ndarray, shape: Sequence[int]) -> np.ndarray:

@@ -1,4 +1,5 @@
-"""``modelport.Client`` against a running server, over REST JSON, REST binary and gRPC."""
+"""``modelport.Client`` against a running server, over REST JSON, REST binary, gRPC and TF
+Serving's REST predict."""
 
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ def clients(server: RunningServer) -> list[Client]:
         Client(server.url, binary=False),
         Client(f"http://{server.url}", binary=True),
         Client(server.grpc_url, protocol="grpc"),
+        Client(server.url, protocol="tfserving"),
     ]
 
 

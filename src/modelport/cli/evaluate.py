@@ -18,7 +18,12 @@ def add_parser(commands: Any, name: str) -> None:
     cmd = commands.add_parser(name, help="send a labelled data set through a server and score it")
     cmd.add_argument("model", help="the served model's name")
     cmd.add_argument("--url", default="127.0.0.1:8000", help="host:port of the server")
-    cmd.add_argument("--protocol", choices=["rest", "grpc"], default="rest")
+    cmd.add_argument(
+        "--protocol",
+        choices=["rest", "grpc", "tfserving"],
+        default="rest",
+        help="V2 REST (default), V2 gRPC (give the gRPC port), or TF Serving's REST predict",
+    )
     cmd.add_argument(
         "--dataset", default="digits", help=f"{', '.join(DATASETS)}, FILE.npz or FILE.csv"
     )
