@@ -140,3 +140,23 @@ async def test_the_recommender_answers_top_k_unseen_items(trained: Trained) -> N
     bought = {int(item) for user, item in interactions() if user == 0}
     held_out_at_most_one = len(bought & set(outputs["items"][0].tolist()))
     assert held_out_at_most_one <= 1  # only the held-out purchase may be recommended back
+
+
+async def test_the_recommender_scores_its_hit_rate_through_the_server(trained: Trained) -> None:
+    if "recommender" not in trained.results:
+        pytest.skip("torch is not installed")
+    from modelport.examples import recommender
+
+    _, held_out = recommender._leave_one_out(recommender.interactions(0), np.random.default_rng(0))
+    users = np.arange(recommender.USERS)
+    body = {
+        "inputs": [
+            {"name": "user", "datatype": "INT64", "shape": [len(users)], "data": users.tolist()}
+        ],
+        "outputs": [{"name": "items"}],
+    }
+    response = await trained.client.post("/v2/models/recommender/infer", json=body)
+    output = response.json()["outputs"][0]
+    served = np.array(output["data"]).reshape(output["shape"])
+    expected = trained.results["recommender"]["scores"]["hit_rate_at_10"]
+    assert recommender.hit_rate(served, held_out) == expected
