@@ -16,7 +16,7 @@ import enum
 import logging
 import time
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from modelport import runtimes
@@ -273,7 +273,7 @@ def load_model(source: ModelSource, options: RuntimeOptions, default_max_batch: 
     """Load one version: find its artifact, check its path, start the runtime, merge config."""
     config = source.config
     kind, artifact = locate(source)
-    runtime = runtimes.load(kind, artifact, _options(options, config))
+    runtime = runtimes.load(kind, artifact, options.for_model(config))
     inputs = _merged(runtime.inputs, config.inputs, "input")
     outputs = _merged(runtime.outputs, config.outputs, "output")
     metadata = ModelMetadata(
@@ -286,16 +286,6 @@ def load_model(source: ModelSource, options: RuntimeOptions, default_max_batch: 
     labels = _labels(source, metadata)
     inline = execution_mode(runtime, metadata, config)
     return LoadedModel(metadata, str(source.version), runtime, config, labels, inline)
-
-
-def _options(options: RuntimeOptions, config: ModelConfig) -> RuntimeOptions:
-    return replace(
-        options,
-        parameters=config.parameters,
-        declared_inputs=config.inputs,
-        declared_outputs=config.outputs,
-        trusted_sha256=config.trusted_sha256,
-    )
 
 
 def _max_batch(

@@ -69,6 +69,8 @@ def convert(
 ) -> Report:
     """Convert ``source`` to ONNX, check parity, publish ``out`` (``REPO/model/N``)."""
     started = time.perf_counter()
+    if not out.name.isdigit():
+        raise ValueError(f"--out must be a version directory REPO/MODEL/N, got {out}")
     if out.exists():
         raise ValueError(f"{out} already exists; converting never overwrites a version")
     kind, artifact = runtimes.detect(source.parent, source.name)
@@ -76,7 +78,7 @@ def convert(
         raise FileNotFoundError(f"{artifact} does not exist")
     converter = converter_for(kind, artifact)
     config = _config_near(source)
-    runtime = runtimes.load(kind, artifact, _options(config))
+    runtime = runtimes.load(kind, artifact, RuntimeOptions().for_model(config))
     feeds = dict(sample) if sample is not None else generated(runtime.inputs)
     expected = runtime.infer(feeds, [spec.name for spec in runtime.outputs])
     model = converter(artifact, runtime, runtime.inputs, opset)
@@ -187,17 +189,7 @@ def _config_near(source: Path) -> ModelConfig:
     return load_model_config(version_dir.parent) if version_dir.name.isdigit() else ModelConfig()
 
 
-def _options(config: ModelConfig) -> RuntimeOptions:
-    return RuntimeOptions(
-        parameters=config.parameters,
-        declared_inputs=config.inputs,
-        declared_outputs=config.outputs,
-    )
-
-
 def _publish(out: Path, model: onnx.ModelProto, report: Report) -> None:
-    if not out.name.isdigit():
-        raise ValueError(f"--out must be a version directory REPO/MODEL/N, got {out}")
     with new_version(out.parent.parent, out.parent.name, int(out.name)) as version:
         onnx.save(model, version / "model.onnx")
         (version / "conversion.json").write_bytes(report.as_json())

@@ -6,12 +6,13 @@ Runtimes are synchronous and batch-major; the registry runs them off the event l
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Protocol
 
 import numpy as np
 
+from modelport.config import ModelConfig
 from modelport.tensor import TensorSpec
 
 
@@ -32,6 +33,24 @@ class RuntimeOptions:
     """The server's ``--allow-pickle``: formats that run code when loaded (pickle, joblib,
     legacy Keras .h5) are loaded only with it *and* with the file's SHA-256 in the config."""
     trusted_sha256: tuple[str, ...] = ()
+
+    def for_model(self, config: ModelConfig) -> RuntimeOptions:
+        """These server-wide options with one model's config applied."""
+        return replace(
+            self,
+            parameters=config.parameters,
+            declared_inputs=config.inputs,
+            declared_outputs=config.outputs,
+            trusted_sha256=config.trusted_sha256,
+        )
+
+
+def error_line(exc: BaseException, *, last: bool = False) -> str:
+    """One line of a framework's exception for an error message: the first, or the last where
+    the framework puts the cause at the end (PyTorch, TensorFlow)."""
+    text = getattr(exc, "message", "") or str(exc)
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    return (lines[-1] if last else lines[0]) if lines else type(exc).__name__
 
 
 class Runtime(Protocol):
