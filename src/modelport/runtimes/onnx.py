@@ -10,7 +10,7 @@ import numpy as np
 import onnxruntime as ort
 
 from modelport.errors import InferenceFailed, InvalidInput
-from modelport.runtimes.base import RuntimeOptions
+from modelport.runtimes.base import RuntimeOptions, error_line
 from modelport.runtimes.onnx_shared import shared_copy
 from modelport.tensor import TensorSpec, datatype_of_onnx
 
@@ -37,9 +37,9 @@ class OnnxRuntime:
         try:
             results = self._session.run(list(outputs), feeds)
         except ort.capi.onnxruntime_pybind11_state.InvalidArgument as exc:
-            raise InvalidInput(f"onnxruntime rejected the input: {_first_line(exc)}") from exc
+            raise InvalidInput(f"onnxruntime rejected the input: {error_line(exc)}") from exc
         except (ort.capi.onnxruntime_pybind11_state.Fail, RuntimeError) as exc:
-            raise InferenceFailed(f"onnxruntime failed: {_first_line(exc)}") from exc
+            raise InferenceFailed(f"onnxruntime failed: {error_line(exc)}") from exc
         return dict(zip(outputs, results, strict=True))
 
     def unload(self) -> None:
@@ -77,7 +77,3 @@ def _feed(name: str, array: np.ndarray, is_string: bool) -> np.ndarray:
 
 def _text(item: bytes | str) -> str:
     return item if isinstance(item, str) else item.decode()
-
-
-def _first_line(exc: Exception) -> str:
-    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from modelport.errors import InferenceFailed, InvalidInput
-from modelport.runtimes.base import RuntimeOptions
+from modelport.runtimes.base import RuntimeOptions, error_line
 from modelport.runtimes.signature import named_outputs, renamed, variable_dims, writable
 from modelport.tensor import TensorSpec, datatype
 
@@ -64,7 +64,7 @@ class PyTorchRuntime:
         except IndexError as exc:  # an id past the end of an embedding table
             raise InvalidInput(f"the model refused the input: {exc}") from exc
         except RuntimeError as exc:
-            raise InferenceFailed(f"PyTorch failed: {_first_line(exc)}") from exc
+            raise InferenceFailed(f"PyTorch failed: {error_line(exc, last=True)}") from exc
         named = named_outputs(result, [spec.name for spec in self.outputs])
         return {name: _numpy(named[name]) for name in outputs}
 
@@ -127,8 +127,3 @@ def _numpy(value: Any) -> np.ndarray:
     if tensor.dtype == torch.bfloat16:
         return np.asarray(tensor.float().numpy().astype(datatype("BF16").numpy))
     return np.asarray(tensor.numpy())
-
-
-def _first_line(exc: Exception) -> str:
-    lines = [line for line in str(exc).splitlines() if line.strip()]
-    return lines[-1] if lines else type(exc).__name__

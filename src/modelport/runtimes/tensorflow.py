@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from modelport.errors import InferenceFailed, InvalidInput
-from modelport.runtimes.base import RuntimeOptions
+from modelport.runtimes.base import RuntimeOptions, error_line
 from modelport.runtimes.signature import named_outputs, variable_dims
 from modelport.runtimes.trust import require_trusted
 from modelport.tensor import TensorSpec, datatype_of
@@ -47,9 +47,11 @@ class TensorFlowRuntime:
         try:
             result = self._call(inputs)
         except (tf.errors.InvalidArgumentError, ValueError) as exc:
-            raise InvalidInput(f"TensorFlow rejected the input: {_first_line(exc)}") from exc
+            raise InvalidInput(
+                f"TensorFlow rejected the input: {error_line(exc, last=True)}"
+            ) from exc
         except tf.errors.OpError as exc:
-            raise InferenceFailed(f"TensorFlow failed: {_first_line(exc)}") from exc
+            raise InferenceFailed(f"TensorFlow failed: {error_line(exc, last=True)}") from exc
         named = named_outputs(result, [spec.name for spec in self.outputs])
         return {name: _numpy(named[name]) for name in outputs}
 
@@ -75,9 +77,12 @@ class _SavedModel:
         self.native = self._loaded
         self._function = self._loaded.signatures[name]
         _, named_inputs = self._function.structured_input_signature
-        self.inputs = tuple(_spec(key, spec) for key, spec in sorted(named_inputs.items()))
+        self.inputs = tuple(
+            _spec(key, spec.dtype.name, spec.shape) for key, spec in sorted(named_inputs.items())
+        )
         self.outputs = tuple(
-            _spec(key, spec) for key, spec in sorted(self._function.structured_outputs.items())
+            _spec(key, spec.dtype.name, spec.shape)
+            for key, spec in sorted(self._function.structured_outputs.items())
         )
 
     def __call__(self, inputs: Mapping[str, np.ndarray]) -> Any:
@@ -94,8 +99,10 @@ class _Keras:
             require_trusted(artifact, options, "save it as model.keras (Keras 3)")
         self._model = keras.saving.load_model(str(artifact), compile=False, safe_mode=True)
         self.native = self._model
-        self.inputs = tuple(_keras_spec(t, t.name) for t in self._model.inputs)
-        self.outputs = tuple(_keras_spec(t, _producer(t)) for t in self._model.outputs)
+        self.inputs = tuple(_spec(t.name, str(t.dtype), t.shape) for t in self._model.inputs)
+        self.outputs = tuple(
+            _spec(_producer(t), str(t.dtype), t.shape) for t in self._model.outputs
+        )
 
     def __call__(self, inputs: Mapping[str, np.ndarray]) -> Any:
         if len(self.inputs) == 1:
@@ -115,14 +122,10 @@ def _set_threads(options: RuntimeOptions) -> None:
         pass
 
 
-def _spec(name: str, spec: Any) -> TensorSpec:
-    dtype = np.dtype(object) if spec.dtype.name == "string" else np.dtype(spec.dtype.as_numpy_dtype)
-    return TensorSpec(name, datatype_of(np.empty(0, dtype)).name, variable_dims(spec.shape))
-
-
-def _keras_spec(tensor: Any, name: str) -> TensorSpec:
-    dtype = np.dtype(object) if tensor.dtype == "string" else np.dtype(tensor.dtype)
-    return TensorSpec(name, datatype_of(np.empty(0, dtype)).name, variable_dims(tensor.shape))
+def _spec(name: str, dtype_name: str, shape: Any) -> TensorSpec:
+    """A TensorFlow or Keras tensor by its dtype's name (``float32``, ``string``, ...)."""
+    dtype = np.dtype(object) if dtype_name == "string" else np.dtype(dtype_name)
+    return TensorSpec(name, datatype_of(np.empty(0, dtype)).name, variable_dims(shape))
 
 
 def _producer(tensor: Any) -> str:
@@ -133,9 +136,3 @@ def _producer(tensor: Any) -> str:
 
 def _numpy(value: Any) -> np.ndarray:
     return np.asarray(value.numpy() if hasattr(value, "numpy") else value)
-
-
-def _first_line(exc: Exception) -> str:
-    text = getattr(exc, "message", "") or str(exc)
-    lines = [line for line in text.splitlines() if line.strip()]
-    return lines[-1].strip() if lines else type(exc).__name__
