@@ -7,6 +7,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from modelport.repository.staging import new_version
+
 MODEL_NAME = "diagnosis"
 
 
@@ -24,11 +26,9 @@ def build(repository: Path, seed: int = 0) -> dict[str, Any]:
     started = time.perf_counter()
     forest = RandomForestClassifier(n_estimators=100, random_state=seed).fit(x_train, y_train)
     seconds = time.perf_counter() - started
+    with new_version(repository, MODEL_NAME) as version:
+        skops.io.dump(forest, version / "model.skops")
     path = repository / MODEL_NAME / "1" / "model.skops"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    staging = path.with_suffix(".skops.tmp")
-    skops.io.dump(forest, staging)
-    staging.replace(path)
     accuracy = float(forest.score(x_test, y_test))
     return {
         "path": str(path),

@@ -19,6 +19,7 @@ import onnx
 from onnx import TensorProto, helper, numpy_helper
 
 from modelport.datasets import load_digits_28x28
+from modelport.repository.staging import new_version, write_model_files
 
 MODEL_NAME = "digits"
 INPUT, OUTPUT = "input", "probabilities"
@@ -92,15 +93,12 @@ def parity_error(model: onnx.ModelProto, expected: np.ndarray, x: np.ndarray) ->
 
 
 def write(repository: Path, model: onnx.ModelProto) -> Path:
-    model_dir = repository / MODEL_NAME
-    path = model_dir / "1" / "model.onnx"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".onnx.tmp")
-    onnx.save(model, tmp)
-    tmp.replace(path)  # atomic: a server polling the directory never sees half a file
-    (model_dir / "labels.txt").write_text("".join(f"{d}\n" for d in range(10)))
-    (model_dir / "config.yaml").write_text(
+    with new_version(repository, MODEL_NAME) as version:  # published whole, by one rename
+        onnx.save(model, version / "model.onnx")
+    write_model_files(
+        repository / MODEL_NAME,
         "# The seed's MNIST MLP trained on scikit-learn's digits (see `modelport examples`).\n"
-        "label_file: labels.txt\n"
+        "label_file: labels.txt\n",
+        [str(d) for d in range(10)],
     )
-    return path
+    return repository / MODEL_NAME / "1" / "model.onnx"
