@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -122,24 +122,55 @@ class DataPlane:
         started = time.perf_counter_ns()
         model = self._registry.get(request.model_name, request.model_version)
         try:
-            return await _infer(model, request, started)
+            call = _prepare(model, request, started)
+            results = await model.run(call.inputs, call.names, _timeout_us(request))
+            return _finish(model, request, call, results)
+        except Exception:
+            model.stats.fail.add(time.perf_counter_ns() - started)
+            raise
+
+    def infer_now(self, request: InferRequest) -> InferResponse | None:
+        """The whole inference on this thread, without awaiting, when the model runs inline
+        and unbatched (see ``LoadedModel.immediate``); None when it must be awaited."""
+        started = time.perf_counter_ns()
+        model = self._registry.get(request.model_name, request.model_version)
+        if not model.immediate:
+            return None
+        try:
+            call = _prepare(model, request, started)
+            return _finish(model, request, call, model.run_now(call.inputs, call.names))
         except Exception:
             model.stats.fail.add(time.perf_counter_ns() - started)
             raise
 
 
-async def _infer(model: LoadedModel, request: InferRequest, started: int) -> InferResponse:
+@dataclass(frozen=True, slots=True)
+class _Call:
+    """A validated request, ready for the runtime."""
+
+    inputs: dict[str, np.ndarray]
+    wanted: tuple[RequestedOutput, ...]
+    names: list[str]
+    started: int
+    prepared: int
+
+
+def _prepare(model: LoadedModel, request: InferRequest, started: int) -> _Call:
     metadata = model.metadata
     validate_request(request, metadata)
-    wanted = request.outputs or tuple(RequestedOutput(spec.name) for spec in metadata.outputs)
+    wanted = request.outputs or metadata.default_outputs
     inputs = {tensor.name: tensor.data for tensor in request.inputs}
-    prepared = time.perf_counter_ns()
-    results = await model.run(inputs, [o.name for o in wanted], _timeout_us(request))
+    names = [o.name for o in wanted]
+    return _Call(inputs, wanted, names, started, time.perf_counter_ns())
+
+
+def _finish(
+    model: LoadedModel, request: InferRequest, call: _Call, results: Mapping[str, np.ndarray]
+) -> InferResponse:
     ran = time.perf_counter_ns()
-    outputs = tuple(_output(o, results, request, model) for o in wanted)
-    done = time.perf_counter_ns()
-    _record(model, request, started, prepared, ran, done)
-    return InferResponse(metadata.name, model.version, outputs, id=request.id)
+    outputs = tuple(_output(o, results, request, model) for o in call.wanted)
+    _record(model, request, call, ran)
+    return InferResponse(model.metadata.name, model.version, outputs, id=request.id)
 
 
 def _timeout_us(request: InferRequest) -> int:
@@ -150,21 +181,15 @@ def _timeout_us(request: InferRequest) -> int:
     return value
 
 
-def _record(
-    model: LoadedModel, request: InferRequest, started: int, prepared: int, ran: int, done: int
-) -> None:
+def _record(model: LoadedModel, request: InferRequest, call: _Call, ran: int) -> None:
+    done = time.perf_counter_ns()
     stats = model.stats
-    stats.compute_input.add(prepared - started)
+    stats.compute_input.add(call.prepared - call.started)
     stats.compute_output.add(done - ran)
-    stats.success.add(done - started)
+    stats.success.add(done - call.started)
     batched = model.metadata.max_batch_size > 0 and request.inputs[0].data.ndim > 0
-    rows = int(request.inputs[0].data.shape[0]) if batched else 1
-    stats.inference_count += rows
+    stats.inference_count += int(request.inputs[0].data.shape[0]) if batched else 1
     stats.last_inference_ms = time.time_ns() // 1_000_000
-    if model.metrics is not None:
-        model.metrics.success.inc()
-        model.metrics.inferences.inc(rows)
-        model.metrics.request_seconds.observe((done - started) / 1e9)
 
 
 def _output(

@@ -2,39 +2,36 @@
 
 Names follow Triton's split with a ``modelport_`` prefix and Prometheus' units: request
 outcomes by reason, inference (rows) against execution (runtime calls) counts, request,
-queue and compute duration histograms, batch sizes, and at scrape time each model's state,
-queue depth, in-flight requests and load time, plus the process' memory and CPU.
+queue and compute duration histograms, batch sizes, each model's state, queue depth,
+in-flight requests and load time, plus the process' memory and CPU.
+
+Nothing here runs per request. The data plane already keeps Triton's statistics for every
+model version (``types.ModelStats``: counts, times and histogram buckets, updated on the
+event loop); the collector turns them into metric families when ``/metrics`` is scraped.
+Only failures are counted here, by model and reason. Series of a version end when it is
+unloaded, and restart from zero when it is reloaded (Prometheus' ``rate`` handles resets).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from itertools import accumulate
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, ProcessCollector
-from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client import CollectorRegistry, ProcessCollector
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+    Metric,
+)
 from prometheus_client.registry import Collector
+from prometheus_client.utils import floatToGoString
 
 from modelport.errors import ErrorCode
+from modelport.types import BATCH_BOUNDS, LATENCY_BOUNDS_NS, ModelStats
 
-LATENCY_BUCKETS = (
-    0.0001,
-    0.00025,
-    0.0005,
-    0.001,
-    0.0025,
-    0.005,
-    0.01,
-    0.025,
-    0.05,
-    0.1,
-    0.25,
-    0.5,
-    1,
-    2.5,
-    10,
-)
-BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024)
 REASONS = {
     ErrorCode.INVALID_ARGUMENT: "invalid",
     ErrorCode.PAYLOAD_TOO_LARGE: "too_large",
@@ -47,11 +44,12 @@ REASONS = {
     ErrorCode.UNIMPLEMENTED: "unimplemented",
     ErrorCode.INTERNAL: "internal",
 }
+LATENCY_BOUNDS_S = tuple(ns / 1e9 for ns in LATENCY_BOUNDS_NS)
 
 
 @dataclass(frozen=True)
 class ModelGauges:
-    """One model version's state at scrape time."""
+    """One model version at scrape time: its state, and its statistics when loaded."""
 
     model: str
     version: str
@@ -59,102 +57,112 @@ class ModelGauges:
     queue_depth: int = 0
     inflight: int = 0
     load_seconds: float = 0.0
-
-
-class ModelMetrics:
-    """The label children of one model version, looked up once, used on every request."""
-
-    def __init__(self, metrics: Metrics, model: str, version: str) -> None:
-        labels = (model, version)
-        self.success = metrics.requests.labels(*labels, "success", "")
-        self.inferences = metrics.inferences.labels(*labels)
-        self.executions = metrics.executions.labels(*labels)
-        self.request_seconds = metrics.request_duration.labels(*labels)
-        self.queue_seconds = metrics.queue_duration.labels(*labels)
-        self.compute_seconds = metrics.compute_duration.labels(*labels)
-        self.batch_size = metrics.batch_size.labels(*labels)
-        self._metrics, self._labels = metrics, labels
-
-    def failure(self, code: ErrorCode) -> None:
-        self._metrics.failure(code, *self._labels)
+    stats: ModelStats | None = None
 
 
 class Metrics:
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
         self.registry = registry or CollectorRegistry()
-        labels = ["model", "version"]
-        self.requests = Counter(
-            "modelport_inference_requests",
-            "Inference requests by outcome",
-            [*labels, "status", "reason"],
-            registry=self.registry,
-        )
-        self.inferences = Counter(
-            "modelport_inference_count",
-            "Inferences performed (batch rows)",
-            labels,
-            registry=self.registry,
-        )
-        self.executions = Counter(
-            "modelport_inference_exec_count",
-            "Model executions (runtime calls; a batch is one)",
-            labels,
-            registry=self.registry,
-        )
-        self.request_duration = self._histogram("request", "Request time in the data plane")
-        self.queue_duration = self._histogram("queue", "Time waiting for the model")
-        self.compute_duration = self._histogram("compute", "Time in the runtime")
-        self.batch_size = Histogram(
-            "modelport_batch_size",
-            "Rows per model execution",
-            labels,
-            buckets=BATCH_BUCKETS,
-            registry=self.registry,
-        )
+        self.failures: Counter[tuple[str, str]] = Counter()
+        """Failed inference requests by (model, reason); the model is empty when none was
+        resolved, so the label set stays bounded."""
         ProcessCollector(registry=self.registry, namespace="modelport")
 
-    def _histogram(self, name: str, doc: str) -> Histogram:
-        return Histogram(
-            f"modelport_inference_{name}_duration_seconds",
-            doc,
-            ["model", "version"],
-            buckets=LATENCY_BUCKETS,
-            registry=self.registry,
-        )
-
-    def model(self, model: str, version: str) -> ModelMetrics:
-        return ModelMetrics(self, model, version)
-
-    def failure(self, code: ErrorCode, model: str = "", version: str = "") -> None:
-        """A failed request; ``model`` stays empty when no model was resolved (bounded labels)."""
-        self.requests.labels(model, version, "failure", REASONS.get(code, "internal")).inc()
+    def failure(self, code: ErrorCode, model: str = "") -> None:
+        self.failures[model, REASONS.get(code, "internal")] += 1
 
     def watch(self, source: Callable[[], Iterable[ModelGauges]]) -> None:
-        """Report ``source()``'s model states at every scrape."""
-        self.registry.register(_StateCollector(source))
+        """Report ``source()``'s model versions at every scrape."""
+        self.registry.register(_ModelCollector(source, self.failures))
 
 
-class _StateCollector(Collector):
-    def __init__(self, source: Callable[[], Iterable[ModelGauges]]) -> None:
+class _ModelCollector(Collector):
+    def __init__(
+        self, source: Callable[[], Iterable[ModelGauges]], failures: Counter[tuple[str, str]]
+    ) -> None:
         self._source = source
+        self._failures = failures
 
     def collect(self) -> Iterator[Metric]:
-        labels = ["model", "version"]
-        state = GaugeMetricFamily(
-            "modelport_model_state", "1 for the model's current state", labels=[*labels, "state"]
+        found = list(self._source())
+        yield self._requests([g for g in found if g.stats is not None])
+        yield from _statistics(found)
+        yield from _gauges(found)
+
+    def _requests(self, loaded: list[ModelGauges]) -> Metric:
+        family = CounterMetricFamily(
+            "modelport_inference_requests",
+            "Inference requests by outcome",
+            labels=["model", "version", "status", "reason"],
         )
-        depth = GaugeMetricFamily(
-            "modelport_queue_depth", "Requests waiting to be batched", labels=labels
-        )
-        inflight = GaugeMetricFamily(
-            "modelport_inflight_requests", "Requests in the model", labels=labels
-        )
-        load = GaugeMetricFamily(
-            "modelport_model_load_seconds", "Time the load took", labels=labels
-        )
-        for g in self._source():
-            state.add_metric([g.model, g.version, g.state], 1)
-            depth.add_metric([g.model, g.version], g.queue_depth)
-            inflight.add_metric([g.model, g.version], g.inflight)
-            load.add_metric([g.model, g.version], g.load_seconds)
-        yield from (state, depth, inflight, load)
+        for g in loaded:
+            assert g.stats is not None
+            family.add_metric([g.model, g.version, "success", ""], g.stats.success.count)
+        for (model, reason), count in sorted(self._failures.items()):
+            family.add_metric([model, "", "failure", reason], count)
+        return family
+
+
+def _statistics(found: Sequence[ModelGauges]) -> Iterator[Metric]:
+    labels = ["model", "version"]
+    inferences = CounterMetricFamily(
+        "modelport_inference_count", "Inferences performed (batch rows)", labels=labels
+    )
+    executions = CounterMetricFamily(
+        "modelport_inference_exec_count",
+        "Model executions (runtime calls; a batch is one)",
+        labels=labels,
+    )
+    durations = (
+        HistogramMetricFamily(
+            "modelport_inference_request_duration_seconds",
+            "Request time in the data plane",
+            labels=labels,
+        ),
+        HistogramMetricFamily(
+            "modelport_inference_queue_duration_seconds",
+            "Time waiting for the model",
+            labels=labels,
+        ),
+        HistogramMetricFamily(
+            "modelport_inference_compute_duration_seconds", "Time in the runtime", labels=labels
+        ),
+    )
+    batch = HistogramMetricFamily("modelport_batch_size", "Rows per model execution", labels=labels)
+    for g in found:
+        s = g.stats
+        if s is None:
+            continue
+        key = [g.model, g.version]
+        inferences.add_metric(key, s.inference_count)
+        executions.add_metric(key, s.execution_count)
+        for family, duration in zip(durations, (s.success, s.queue, s.compute_infer), strict=True):
+            family.add_metric(key, _buckets(LATENCY_BOUNDS_S, duration.buckets), duration.ns / 1e9)
+        batch.add_metric(key, _buckets(BATCH_BOUNDS, s.batch_sizes), s.batch_rows)
+    yield from (inferences, executions, *durations, batch)
+
+
+def _buckets(bounds: Sequence[float], counts: Sequence[int]) -> list[tuple[str, float]]:
+    """Prometheus' cumulative ``le`` buckets from per-slot counts (the last slot is +Inf)."""
+    edges = [*(floatToGoString(bound) for bound in bounds), "+Inf"]
+    return list(zip(edges, accumulate(counts), strict=True))
+
+
+def _gauges(found: Sequence[ModelGauges]) -> Iterator[Metric]:
+    labels = ["model", "version"]
+    state = GaugeMetricFamily(
+        "modelport_model_state", "1 for the model's current state", labels=[*labels, "state"]
+    )
+    depth = GaugeMetricFamily(
+        "modelport_queue_depth", "Requests waiting to be batched", labels=labels
+    )
+    inflight = GaugeMetricFamily(
+        "modelport_inflight_requests", "Requests in the model", labels=labels
+    )
+    load = GaugeMetricFamily("modelport_model_load_seconds", "Time the load took", labels=labels)
+    for g in found:
+        state.add_metric([g.model, g.version, g.state], 1)
+        depth.add_metric([g.model, g.version], g.queue_depth)
+        inflight.add_metric([g.model, g.version], g.inflight)
+        load.add_metric([g.model, g.version], g.load_seconds)
+    yield from (state, depth, inflight, load)

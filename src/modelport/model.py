@@ -4,7 +4,9 @@ How a call reaches the runtime is decided once, at load, in :func:`execution_mod
 model whose warm-up inference takes less than ``INLINE_BUDGET_NS`` runs inline on the
 event loop (a thread hand-off would cost more than the inference); a slower one runs in
 its own executor, ``instance_count`` calls at a time. With ``dynamic_batching`` configured,
-requests go through a :class:`~modelport.batching.DynamicBatcher` first.
+requests go through a :class:`~modelport.batching.DynamicBatcher` first. A model that runs
+inline and unbatched is ``immediate``: transports may call :meth:`LoadedModel.run_now`
+without awaiting anything.
 """
 
 from __future__ import annotations
@@ -20,7 +22,6 @@ import numpy as np
 
 from modelport.batching import BatchingPolicy, DynamicBatcher
 from modelport.config import ModelConfig
-from modelport.metrics import ModelMetrics
 from modelport.runtimes import Runtime
 from modelport.tensor import TensorSpec, datatype
 from modelport.types import ModelMetadata, ModelStats
@@ -44,8 +45,9 @@ class LoadedModel:
     inflight: int = 0
     executor: ThreadPoolExecutor | None = None
     batcher: DynamicBatcher | None = None
-    metrics: ModelMetrics | None = None
     load_seconds: float = 0.0
+    immediate: bool = field(init=False, default=False)
+    """Inline and unbatched: :meth:`run_now` computes the answer on the caller's thread."""
 
     def __post_init__(self) -> None:
         if not self.inline:
@@ -63,9 +65,22 @@ class LoadedModel:
                 instances=self.config.instance_count,
             )
             self.batcher = DynamicBatcher(self.execute, policy, self.metadata.name)
+        self.immediate = self.inline and self.batcher is None
+
+    def run_now(self, inputs: Arrays, outputs: Sequence[str]) -> Arrays:
+        """One request's outputs, computed now on this thread (``immediate`` models only)."""
+        started = time.perf_counter_ns()
+        result = self.runtime.infer(inputs, outputs)
+        compute = time.perf_counter_ns() - started
+        self.stats.executed(_rows(inputs))
+        self.stats.queue.add(0)
+        self.stats.compute_infer.add(compute)
+        return result
 
     async def run(self, inputs: Arrays, outputs: Sequence[str], timeout_us: int = 0) -> Arrays:
         """One request's outputs; queue and compute times go into ``stats``."""
+        if self.immediate:
+            return self.run_now(inputs, outputs)
         self.inflight += 1
         try:
             if self.batcher is not None:
@@ -78,17 +93,11 @@ class LoadedModel:
             self.inflight -= 1
         self.stats.queue.add(queued)
         self.stats.compute_infer.add(compute)
-        if self.metrics is not None:
-            self.metrics.queue_seconds.observe(queued / 1e9)
-            self.metrics.compute_seconds.observe(compute / 1e9)
         return result
 
     async def execute(self, inputs: Arrays, outputs: Sequence[str]) -> tuple[Arrays, int]:
         """One runtime call (a request or a whole batch); returns outputs and compute ns."""
-        self.stats.execution_count += 1
-        if self.metrics is not None:
-            self.metrics.executions.inc()
-            self.metrics.batch_size.observe(_rows(inputs))
+        self.stats.executed(_rows(inputs))
         if self.inline:
             started = time.perf_counter_ns()
             result = self.runtime.infer(inputs, outputs)

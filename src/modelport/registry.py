@@ -125,7 +125,6 @@ class ModelRegistry:
             self._load_failed(source, current, _reason(exc, source.root))
             return
         model.load_seconds = time.monotonic() - started
-        model.metrics = self._metrics.model(source.name, str(source.version))
         previous = current.model
         current.model, current.state, current.reason = model, ModelState.READY, ""
         current.fingerprint = source.fingerprint
@@ -233,6 +232,7 @@ class ModelRegistry:
                         depth,
                         m.inflight if m else 0,
                         m.load_seconds if m else 0.0,
+                        m.stats if m else None,
                     )
                 )
         return found

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -75,6 +76,12 @@ class ModelMetadata:
     versions: tuple[str, ...] = ()
     max_batch_size: int = 0
     """Above 0, dim 0 of every input is the batch and may not exceed this."""
+    default_outputs: tuple[RequestedOutput, ...] = field(init=False, compare=False)
+    """Every output, as a request that names none asks for them."""
+
+    def __post_init__(self) -> None:
+        every = tuple(RequestedOutput(spec.name) for spec in self.outputs)
+        object.__setattr__(self, "default_outputs", every)
 
     def input(self, name: str) -> TensorSpec | None:
         return next((spec for spec in self.inputs if spec.name == name), None)
@@ -108,19 +115,35 @@ class ServerMetadata:
     extensions: tuple[str, ...]
 
 
+LATENCY_BOUNDS_NS = tuple(
+    int(seconds * 1e9)
+    for seconds in (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
+                    0.5, 1, 2.5, 10)
+)  # fmt: skip
+"""Upper bounds of the latency histograms, in ns (Prometheus reports them in seconds)."""
+BATCH_BOUNDS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024)
+"""Upper bounds of the batch-size histogram, in rows."""
+
+
 @dataclass(slots=True)
 class Duration:
+    """A count and total time, and how the times fall into :data:`LATENCY_BOUNDS_NS`."""
+
     count: int = 0
     ns: int = 0
+    buckets: list[int] = field(default_factory=lambda: [0] * (len(LATENCY_BOUNDS_NS) + 1))
+    """Non-cumulative counts per bound; the last slot holds times above every bound."""
 
-    def add(self, ns: int, count: int = 1) -> None:
-        self.count += count
+    def add(self, ns: int) -> None:
+        self.count += 1
         self.ns += ns
+        self.buckets[bisect_left(LATENCY_BOUNDS_NS, ns)] += 1
 
 
 @dataclass(slots=True)
 class ModelStats:
-    """Triton's per-version inference statistics; updated on the event loop only."""
+    """Triton's per-version inference statistics, which Prometheus metrics are also read
+    from at scrape time; updated on the event loop only, never from a worker thread."""
 
     success: Duration = field(default_factory=Duration)
     fail: Duration = field(default_factory=Duration)
@@ -131,6 +154,15 @@ class ModelStats:
     inference_count: int = 0  # samples (batch rows)
     execution_count: int = 0  # runtime calls
     last_inference_ms: int = 0
+    batch_rows: int = 0
+    """Rows over every execution (the batch-size histogram's sum)."""
+    batch_sizes: list[int] = field(default_factory=lambda: [0] * (len(BATCH_BOUNDS) + 1))
+
+    def executed(self, rows: int) -> None:
+        """One runtime call (a request or a whole batch) of ``rows`` rows."""
+        self.execution_count += 1
+        self.batch_rows += rows
+        self.batch_sizes[bisect_left(BATCH_BOUNDS, rows)] += 1
 
 
 @dataclass(frozen=True, slots=True)
