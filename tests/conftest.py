@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -40,11 +41,31 @@ async def _client(app: ASGIApp) -> AsyncIterator[httpx2.AsyncClient]:
         yield client
 
 
+def _repository_settings(repository: Path) -> Settings:
+    return Settings(model_repositories=(str(repository),), max_request_bytes=1 << 20)
+
+
 @pytest.fixture(scope="session")
 async def repository_app(repository: Path) -> AsyncIterator[ASGIApp]:
-    settings = Settings(model_repositories=(str(repository),), max_request_bytes=1 << 20)
-    async for app in _app(settings):
+    async for app in _app(_repository_settings(repository)):
         yield app
+
+
+@pytest.fixture(scope="session", params=["asgi", "socket"])
+async def repository_target(
+    request: pytest.FixtureRequest, repository: Path
+) -> AsyncIterator[ASGIApp | str]:
+    """The test repository in process (an ASGI app), or served on a real socket (its base
+    URL, 127.0.0.1 and a free port), where inference goes through the HTTP lane."""
+    settings = _repository_settings(repository)
+    if request.param == "asgi":
+        async for app in _app(settings):
+            yield app
+        return
+    server = Server(dataclasses.replace(settings, http_port=0, allow_grpc=False))
+    await server.start()
+    yield f"http://127.0.0.1:{server.http_port}"
+    await server.stop()
 
 
 @pytest.fixture(scope="session")
@@ -54,9 +75,14 @@ async def digits_app(digits_repository: Path) -> AsyncIterator[ASGIApp]:
 
 
 @pytest.fixture
-async def client(repository_app: ASGIApp) -> AsyncIterator[httpx2.AsyncClient]:
-    """In-process REST client over the test repository (several models, one broken)."""
-    async for c in _client(repository_app):
+async def client(repository_target: ASGIApp | str) -> AsyncIterator[httpx2.AsyncClient]:
+    """REST client over the test repository (several models, one broken): in process through
+    the ASGI app, and over a real socket through the HTTP lane."""
+    if not isinstance(repository_target, str):
+        async for c in _client(repository_target):
+            yield c
+        return
+    async with httpx2.AsyncClient(base_url=repository_target, timeout=30) as c:
         yield c
 
 

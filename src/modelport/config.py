@@ -40,6 +40,8 @@ class Settings:
     exit_timeout_secs: float = 30.0
     http_header_timeout_secs: float = 10.0
     """A request head must arrive within this many seconds (slowloris defence)."""
+    http_body_timeout_secs: float = 60.0
+    """A request body must arrive within this many seconds of its head."""
     port_file: str = ""
     grpc_port: int = 8001
     grpc_max_message_bytes: int = DEFAULT_MAX_REQUEST_BYTES

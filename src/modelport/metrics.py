@@ -27,7 +27,6 @@ from prometheus_client.core import (
     Metric,
 )
 from prometheus_client.registry import Collector
-from prometheus_client.utils import floatToGoString
 
 from modelport.errors import ErrorCode
 from modelport.types import BATCH_BOUNDS, LATENCY_BOUNDS_NS, ModelStats
@@ -144,7 +143,7 @@ def _statistics(found: Sequence[ModelGauges]) -> Iterator[Metric]:
 
 def _buckets(bounds: Sequence[float], counts: Sequence[int]) -> list[tuple[str, float]]:
     """Prometheus' cumulative ``le`` buckets from per-slot counts (the last slot is +Inf)."""
-    edges = [*(floatToGoString(bound) for bound in bounds), "+Inf"]
+    edges = [*(repr(float(bound)) for bound in bounds), "+Inf"]  # as prometheus_client writes
     return list(zip(edges, accumulate(counts), strict=True))
 
 

@@ -164,8 +164,7 @@ class ModelRegistry:
             why = "it is unloaded" if model.unloaded and not model.problem else model.problem
             raise ModelNotReady(f"model '{name}' is not ready: {why}")
         if not version:
-            ready = [r for r in model.versions.values() if r.state is ModelState.READY]
-            return max(ready or model.versions.values(), key=lambda r: r.version)
+            return _newest(model.versions.values())
         if not version.isdigit():
             raise InvalidInput(f"model version must be a positive integer, got {version!r}")
         record = model.versions.get(int(version))
@@ -250,6 +249,20 @@ def _group(found: Found) -> dict[str, list[ModelSource | ModelProblem]]:
     for item in found:
         grouped.setdefault(item.name, []).append(item)
     return grouped
+
+
+def _newest(records: Iterable[VersionRecord]) -> VersionRecord:
+    """The newest ready version, or the newest of all when none is ready (on the hot path:
+    a plain loop, no lists)."""
+    newest = ready = None
+    for record in records:
+        if newest is None or record.version > newest.version:
+            newest = record
+        if record.state is ModelState.READY and (ready is None or record.version > ready.version):
+            ready = record
+    found = ready or newest
+    assert found is not None  # callers check that there are versions
+    return found
 
 
 def _has_ready(record: ModelRecord) -> bool:

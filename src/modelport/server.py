@@ -26,7 +26,9 @@ from modelport.grpc.server import GrpcServer
 from modelport.metrics import Metrics
 from modelport.registry import ModelRegistry
 from modelport.rest.app import RestOptions, create_app, metrics_app
-from modelport.rest.connection import GuardedHttpToolsProtocol, guarded_protocol
+from modelport.rest.connection import GuardedHttpToolsProtocol
+from modelport.rest.inference import InferenceRoutes, InferenceService
+from modelport.rest.lane import http_protocol
 from modelport.runtimes import RuntimeOptions
 from modelport.runtimes.onnx_shared import shared_weights_dir
 from modelport.version import __version__
@@ -46,11 +48,11 @@ class _Uvicorn(uvicorn.Server):
         yield
 
     async def on_tick(self, counter: int) -> bool:
-        if counter % 5 == 0:  # every half second: close connections past their head deadline
+        if counter % 5 == 0:  # every half second: close connections past their deadline
             now = time.monotonic()
             for connection in list(self.server_state.connections):
                 if isinstance(connection, GuardedHttpToolsProtocol):
-                    connection.close_if_head_late(now)
+                    connection.close_if_late(now)
         return await super().on_tick(counter)
 
 
@@ -102,7 +104,7 @@ class Server:
             raise ServerError(f"--default-model {chosen!r} is not in the repository {names}")
         return chosen or (names[0] if len(names) == 1 else "")
 
-    def build_app(self) -> ASGIApp:
+    def build_app(self) -> InferenceRoutes:
         s = self.settings
         options = RestOptions(
             s.max_request_bytes, s.max_json_depth, self.default_model(), s.allow_metrics
@@ -113,8 +115,9 @@ class Server:
         await self.load_models()
         s = self.settings
         given = self.sockets
+        app = self.build_app()
         self.http_port = await self._listen(
-            self.build_app(), s.http_port, given.http if given else None
+            app, s.http_port, given.http if given else None, app.service
         )
         if s.metrics_port >= 0:
             sock = given.metrics if given else None
@@ -132,17 +135,25 @@ class Server:
         if self.control.mode == "poll":
             self._poller = asyncio.create_task(self.control.run_poller())
 
-    async def _listen(self, app: ASGIApp, port: int, sock: socket.socket | None = None) -> int:
+    async def _listen(
+        self,
+        app: ASGIApp,
+        port: int,
+        sock: socket.socket | None = None,
+        lane: InferenceService | None = None,
+    ) -> int:
         """Serve ``app`` with uvicorn on ``port`` (0: a free one) or on an already bound
-        socket; returns the bound port."""
-        sock = sock or bind(self.settings.host, port)
+        socket, with ``lane``'s inference routes served by ``rest/lane.py``; returns the
+        bound port."""
+        s = self.settings
+        sock = sock or bind(s.host, port)
         config = uvicorn.Config(
             app,
             lifespan="off",
             log_config=None,
             access_log=False,
-            http=guarded_protocol(self.settings.http_header_timeout_secs),
-            timeout_graceful_shutdown=int(self.settings.exit_timeout_secs),
+            http=http_protocol(lane, s.http_header_timeout_secs, s.http_body_timeout_secs),
+            timeout_graceful_shutdown=int(s.exit_timeout_secs),
             server_header=False,
         )
         server = _Uvicorn(config)

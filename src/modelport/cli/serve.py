@@ -48,6 +48,7 @@ def add_parser(commands: Any, name: str) -> None:
     )
     add("--exit-timeout-secs", type=float, help="drain time on SIGTERM (default 30)")
     add("--http-header-timeout-secs", type=float, help="deadline for a request head (10)")
+    add("--http-body-timeout-secs", type=float, help="deadline for a body after its head (60)")
     add("--port-file", help="write the bound ports here as JSON once serving")
     add("--grpc-port", type=int, help="V2 gRPC port (default 8001; 0 picks a free one)")
     add("--allow-grpc", type=_bool, metavar="BOOL", help="serve gRPC (default true)")

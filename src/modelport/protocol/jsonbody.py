@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import numpy as np
 import orjson
 
 from modelport.errors import InvalidInput
@@ -22,11 +23,23 @@ def loads(body: bytes | memoryview, max_depth: int) -> Any:
         if str(exc).startswith("depth limit exceeded"):
             raise InvalidInput(f"JSON nesting depth exceeds {max_depth}") from exc
         raise InvalidInput(f"malformed JSON: {exc}") from exc
-    raw = bytes(body) if isinstance(body, memoryview) else body
     # Cheap bound first: depth can't exceed the number of opening brackets.
-    if raw.count(b"[") + raw.count(b"{") > max_depth:
+    if len(body) > max_depth and _openings(body) > max_depth:
         check_depth(value, max_depth)
     return value
+
+
+_VECTOR_COUNT_BYTES = 4096
+"""From this size on, numpy counts brackets faster than two ``bytes.count`` passes."""
+
+
+def _openings(body: bytes | memoryview) -> int:
+    """How many ``[`` and ``{`` the body holds (an upper bound on its nesting depth)."""
+    if len(body) < _VECTOR_COUNT_BYTES:
+        raw = bytes(body)
+        return raw.count(b"[") + raw.count(b"{")
+    codes = np.frombuffer(body, dtype=np.uint8)
+    return int(np.count_nonzero(codes == ord("["))) + int(np.count_nonzero(codes == ord("{")))
 
 
 def loads_lenient(body: bytes, max_depth: int) -> Any:

@@ -13,6 +13,7 @@ import numpy as np
 
 from modelport.errors import InvalidInput
 from modelport.tensor import (
+    DATATYPES,
     DataType,
     TensorSpec,
     array_from_buffer,
@@ -32,6 +33,7 @@ from modelport.types import (
 )
 
 _SHM_KEYS = ("shared_memory_region", "shared_memory_byte_size", "shared_memory_offset")
+BFLOAT16 = DATATYPES["BF16"].numpy
 
 
 class BinaryCursor:
@@ -226,7 +228,7 @@ def json_values(array: np.ndarray, name: str) -> Any:
             raise InvalidInput(
                 f"output '{name}' holds bytes that are not UTF-8; request it with binary_data"
             ) from exc
-    if (array.dtype.kind == "f" and array.dtype.itemsize < 4) or array.dtype.name == "bfloat16":
+    if (array.dtype.kind == "f" and array.dtype.itemsize < 4) or array.dtype == BFLOAT16:
         array = array.astype(np.float32)
     return np.ascontiguousarray(array)
 

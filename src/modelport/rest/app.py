@@ -16,19 +16,21 @@ from modelport.metrics import Metrics
 from modelport.rest import tfserving, v2
 from modelport.rest.endpoints import Endpoints, RestOptions
 from modelport.rest.errors import EXCEPTION_HANDLERS
-from modelport.rest.inference import InferenceRoutes
+from modelport.rest.inference import InferenceRoutes, InferenceService
 
 __all__ = ["RestOptions", "create_app"]
 
 
-def create_app(dataplane: DataPlane, options: RestOptions, metrics: Metrics) -> ASGIApp:
+def create_app(dataplane: DataPlane, options: RestOptions, metrics: Metrics) -> InferenceRoutes:
+    """The inference routes in front of a Starlette app for the rest; its ``service`` is
+    what ``rest/lane.py`` serves the same routes with."""
     endpoints = Endpoints(dataplane, options)
     routes = [*v2.routes(endpoints), *tfserving.routes(endpoints)]
     if options.metrics:
         routes.append(Route("/metrics", metrics_endpoint(metrics), methods=["GET"]))
     app = Starlette(routes=routes, exception_handlers=EXCEPTION_HANDLERS)
     app.state.dataplane = dataplane
-    return InferenceRoutes(app, endpoints)
+    return InferenceRoutes(app, InferenceService(endpoints))
 
 
 def metrics_app(metrics: Metrics) -> ASGIApp:

@@ -1,4 +1,5 @@
-"""Reading request bodies: size limits before reading, decompression with a cap."""
+"""Request bodies: the checks made before reading one, reading it under a size limit, and
+decompression with the decompressed size counted against the same limit."""
 
 from __future__ import annotations
 
@@ -19,12 +20,25 @@ _REFUSED_TYPES = (
 
 
 async def read_body(headers: Mapping[str, str], receive: Receive, limit: int) -> bytes:
-    """The whole body from ASGI ``receive``, refused with 413 as soon as it is known to
-    exceed ``limit`` (``headers`` keys are lower-case)."""
-    _check_content_type(headers.get("content-type", ""))
+    """The whole (decompressed) body from ASGI ``receive``, refused with 413 as soon as it
+    is known to exceed ``limit`` (``headers`` keys are lower-case)."""
+    check_head(headers, limit)
+    return decompress(await read_raw(receive, limit), headers, limit)
+
+
+def check_head(headers: Mapping[str, str], limit: int) -> None:
+    """What can be refused before a byte of the body is read: its type and declared size."""
+    lowered = headers.get("content-type", "").strip().lower()
+    if lowered.startswith(_REFUSED_TYPES):
+        kind = lowered.split(";")[0]
+        raise UnsupportedMediaType(f"content type {kind!r} is not accepted; send JSON or binary")
     declared = headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit:
-        raise PayloadTooLarge(_too_large(int(declared), limit))
+        raise PayloadTooLarge(too_large(int(declared), limit))
+
+
+async def read_raw(receive: Receive, limit: int) -> bytes:
+    """The body as sent, from ASGI ``receive``; 413 once more than ``limit`` bytes came."""
     chunks: list[bytes] = []
     size, more = 0, True
     while more:
@@ -34,27 +48,22 @@ async def read_body(headers: Mapping[str, str], receive: Receive, limit: int) ->
         chunk = message.get("body", b"")
         size += len(chunk)
         if size > limit:
-            raise PayloadTooLarge(_too_large(size, limit))
+            raise PayloadTooLarge(too_large(size, limit))
         chunks.append(chunk)
         more = message.get("more_body", False)
-    body = chunks[0] if len(chunks) == 1 else b"".join(chunks)
-    encoding = headers.get("content-encoding", "identity").strip().lower()
-    return decompress(body, encoding, limit)
+    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
-def _too_large(size: int, limit: int) -> str:
+def too_large(size: int, limit: int) -> str:
     return f"request body of {size} bytes exceeds the limit of {limit} bytes"
 
 
-def _check_content_type(value: str) -> None:
-    lowered = value.strip().lower()
-    if lowered.startswith(_REFUSED_TYPES):
-        kind = lowered.split(";")[0]
-        raise UnsupportedMediaType(f"content type {kind!r} is not accepted; send JSON or binary")
-
-
-def decompress(body: bytes, encoding: str, limit: int) -> bytes:
-    """gzip/deflate bodies, with the decompressed size counted against ``limit``."""
+def decompress(body: bytes, headers: Mapping[str, str], limit: int) -> bytes:
+    """The body inflated as its Content-Encoding says (gzip or deflate), within ``limit``."""
+    encoding = headers.get("content-encoding")
+    if encoding is None:
+        return body
+    encoding = encoding.strip().lower()
     if encoding in ("", "identity"):
         return body
     if encoding not in ("gzip", "deflate", "x-gzip"):

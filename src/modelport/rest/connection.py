@@ -1,9 +1,10 @@
-"""uvicorn's httptools protocol with the limits it lacks (shared/RELIABILITY.md R3, R6).
+"""uvicorn's httptools protocol with the limits it lacks (shared/RELIABILITY.md R3, R4, R6).
 
 * The request head (request line and headers) must arrive within ``head_timeout`` seconds
-  of its first byte, or of the connection opening: a slowloris client trickling a byte at a
-  time is disconnected instead of holding a connection forever. The server's periodic tick
-  checks the deadline (``close_if_head_late``): no timer is set per request.
+  of its first byte, or of the connection opening, and the body within ``body_timeout``
+  seconds of the head: a client trickling a byte at a time is disconnected instead of
+  holding a connection forever. The server's periodic tick checks the deadline
+  (``close_if_late``): no timer is set per request.
 * The head may hold at most ``MAX_HEAD_BYTES`` and ``MAX_HEADERS`` headers; past either the
   client gets 431 and the connection is closed.
 """
@@ -26,22 +27,25 @@ class _HeadTooLarge(Exception):
 
 class GuardedHttpToolsProtocol(HttpToolsProtocol):
     head_timeout = 10.0
+    body_timeout = 60.0
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._head_started: float | None = None
+        self._waiting_since: float | None = None
+        """When the part of the request now awaited (head or body) began to be awaited."""
+        self._waiting_limit = self.head_timeout
         self._head_bytes = 0
         self._header_count = 0
         self._too_large = False
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
-        self._head_started = time.monotonic()
+        self.await_part(self.head_timeout)
 
     def on_message_begin(self) -> None:
         super().on_message_begin()
         self._head_bytes = self._header_count = 0
-        self._head_started = time.monotonic()
+        self.await_part(self.head_timeout)
 
     def on_url(self, url: bytes) -> None:
         self._count(len(url))
@@ -53,14 +57,23 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         super().on_header(name, value)
 
     def on_headers_complete(self) -> None:
-        self._head_started = None
+        self.await_part(self.body_timeout)
         super().on_headers_complete()
 
-    def close_if_head_late(self, now: float) -> None:
+    def on_message_complete(self) -> None:
+        self._waiting_since = None
+        super().on_message_complete()
+
+    def await_part(self, limit: float) -> None:
+        """From now, the rest of the head or body must arrive within ``limit`` seconds."""
+        self._waiting_since = time.monotonic()
+        self._waiting_limit = limit
+
+    def close_if_late(self, now: float) -> None:
         """Called by the server's periodic tick (no timer per request on the hot path)."""
-        started = self._head_started
-        if started is not None and now - started > self.head_timeout:
-            self._head_started = None
+        started = self._waiting_since
+        if started is not None and now - started > self._waiting_limit:
+            self._waiting_since = None
             if not self.transport.is_closing():
                 self.transport.close()
 
@@ -80,8 +93,3 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         if self._head_bytes > MAX_HEAD_BYTES or self._header_count > MAX_HEADERS:
             self._too_large = True
             raise _HeadTooLarge  # the parser turns it into the error send_400_response answers
-
-
-def guarded_protocol(head_timeout: float) -> type[GuardedHttpToolsProtocol]:
-    """The protocol class, with this server's head timeout, for ``uvicorn.Config(http=...)``."""
-    return type("GuardedHttpTools", (GuardedHttpToolsProtocol,), {"head_timeout": head_timeout})

@@ -1,119 +1,182 @@
-"""The inference routes, served as pure ASGI ahead of the Starlette app (the hot path).
+"""The inference routes (the hot path): ``POST /v2/models/{m}[/versions/{v}]/infer``,
+``POST /predict`` and ``POST /models/{m}/predict``.
 
-``POST /v2/models/{m}[/versions/{v}]/infer``, ``POST /predict`` and
-``POST /models/{m}/predict`` skip Starlette's router, Request and Response objects; every
-other request goes to the Starlette app. Bodies, codecs, the data plane, the error table
-and the failure metric are the same ones every route uses.
+Two ways in, one way through. ``rest/lane.py`` serves these routes straight from the HTTP
+parser's callbacks; :class:`InferenceRoutes` serves them as pure ASGI, ahead of the
+Starlette app, when the lane cannot (a request pipelined behind unfinished work). Both
+call :class:`InferenceService`: :meth:`~InferenceService.check` before the body is read,
+:meth:`~InferenceService.reply` once it is. A model that runs inline is answered without
+awaiting anything; any other model's answer is awaited. Bodies, codecs, the data plane,
+the error table and the failure metric are the same ones every route uses.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable, Mapping
+from typing import Any, NamedTuple
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from modelport.errors import ErrorCode, ModelNotFound, ModelportError
 from modelport.protocol import jsonbody, predict, v2_binary, v2_json
-from modelport.rest.body import read_body
+from modelport.rest.body import check_head, decompress, read_raw
 from modelport.rest.endpoints import Endpoints
 from modelport.rest.errors import HTTP_STATUS
-from modelport.types import InferRequest
+from modelport.types import InferRequest, InferResponse
 
 logger = logging.getLogger(__name__)
 
-Reply = tuple[int, dict[str, str], bytes]
-Handler = Callable[[Endpoints, str, str, Mapping[str, str], bytes], Awaitable[Reply]]
+Reply = tuple[int, Mapping[str, str], bytes]
+Headers = Mapping[str, str]
 JSON = {"content-type": "application/json"}
+NO_DEFAULT_MODEL = (
+    "no default model: several models are served; start the server with "
+    "--default-model NAME or POST /models/{name}/predict"
+)
 
 
-async def v2_infer(
-    ep: Endpoints, name: str, version: str, headers: Mapping[str, str], body: bytes
-) -> Reply:
-    request = _decode_v2(ep, name, version, headers, body)
-    content, out_headers = v2_binary.encode_response(await ep.dataplane.infer(request))
-    return 200, out_headers, content
+class Route(NamedTuple):
+    """How one kind of inference body becomes a request, and its response a reply; the
+    decoder's second value is handed to the encoder (``/predict`` remembers the shape)."""
+
+    decode: Callable[[Endpoints, str, str, Headers, bytes], tuple[InferRequest, Any]]
+    encode: Callable[[InferResponse, Any], Reply]
 
 
 def _decode_v2(
-    ep: Endpoints, name: str, version: str, headers: Mapping[str, str], body: bytes
-) -> InferRequest:
+    ep: Endpoints, name: str, version: str, headers: Headers, body: bytes
+) -> tuple[InferRequest, None]:
     length = v2_binary.header_length(headers.get(v2_binary.HEADER), len(body))
     depth = ep.options.max_json_depth
     if length is None:
-        return v2_json.decode_request(jsonbody.loads(body, depth), name, version)
+        return v2_json.decode_request(jsonbody.loads(body, depth), name, version), None
     if length == 0:
         metadata = ep.dataplane.decoding_metadata(name, version)
-        return v2_binary.decode_raw_request(body, metadata, name, version)
-    return v2_binary.decode_request(body, length, name, version, depth)
+        return v2_binary.decode_raw_request(body, metadata, name, version), None
+    return v2_binary.decode_request(body, length, name, version, depth), None
 
 
-async def plain_predict(
-    ep: Endpoints, name: str, version: str, headers: Mapping[str, str], body: bytes
-) -> Reply:
+def _encode_v2(response: InferResponse, _: None) -> Reply:
+    content, headers = v2_binary.encode_response(response)
+    return 200, headers, content
+
+
+def _decode_predict(
+    ep: Endpoints, name: str, version: str, headers: Headers, body: bytes
+) -> tuple[InferRequest, bool]:
     obj = jsonbody.loads(body, ep.options.max_json_depth)
-    decoded, single = predict.decode_request(obj, ep.dataplane.decoding_metadata(name, version))
-    response = await ep.dataplane.infer(decoded)
+    return predict.decode_request(obj, ep.dataplane.decoding_metadata(name, version))
+
+
+def _encode_predict(response: InferResponse, single: bool) -> Reply:
     return 200, JSON, jsonbody.dumps(predict.response_object(response, single))
 
 
-def match(path: str, default_model: str) -> tuple[Handler, str, str] | None:
-    """The handler, model and version for an inference path; None for any other path."""
+V2_INFER = Route(_decode_v2, _encode_v2)
+PLAIN_PREDICT = Route(_decode_predict, _encode_predict)
+
+
+def match(path: str, default_model: str) -> tuple[Route, str, str] | None:
+    """The route, model and version for an inference path; None for any other path."""
     match path.split("/")[1:]:
         case ["v2", "models", model, "infer"] if model:
-            return v2_infer, model, ""
+            return V2_INFER, model, ""
         case ["v2", "models", model, "versions", version, "infer"] if model and version:
-            return v2_infer, model, version
+            return V2_INFER, model, version
         case ["predict"]:
-            return plain_predict, default_model, ""
+            return PLAIN_PREDICT, default_model, ""
         case ["models", model, "predict"] if model:
-            return plain_predict, model, ""
+            return PLAIN_PREDICT, model, ""
     return None
 
 
-class InferenceRoutes:
-    def __init__(self, app: ASGIApp, ep: Endpoints) -> None:
-        self.app = app
+class InferenceService:
+    """Checks and answers inference requests; every failure becomes an error reply."""
+
+    def __init__(self, ep: Endpoints) -> None:
         self.ep = ep
+        self.limit = ep.options.max_request_bytes
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        found = (
-            match(scope["path"], self.ep.options.default_model) if scope["type"] == "http" else None
-        )
-        if found is None:
-            await self.app(scope, receive, send)
-            return
-        handler, name, version = found
-        if scope["method"] != "POST":
-            await _send(send, 405, JSON, jsonbody.error_body("method not allowed; use POST"))
-            return
-        await _send(send, *await self._reply(handler, name, version, scope, receive))
+    def route(self, path: str) -> tuple[Route, str, str] | None:
+        return match(path, self.ep.options.default_model)
 
-    async def _reply(
-        self, handler: Handler, name: str, version: str, scope: Scope, receive: Receive
-    ) -> Reply:
+    def check(self, name: str, version: str, headers: Headers) -> Reply | None:
+        """The error reply for a request refused before its body is read (unknown or
+        unready model, refused content type, declared size over the limit), else None."""
         try:
             if not name:
-                raise ModelNotFound(
-                    "no default model: several models are served; start the server with "
-                    "--default-model NAME or POST /models/{name}/predict"
-                )
+                raise ModelNotFound(NO_DEFAULT_MODEL)
             self.ep.dataplane.require_ready(name, version)
-            headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
-            body = await read_body(headers, receive, self.ep.options.max_request_bytes)
-            return await handler(self.ep, name, version, headers, body)
+            check_head(headers, self.limit)
         except ModelportError as exc:
-            return self._failed(name, exc.code, exc.message)
-        except Exception:
-            logger.exception("unexpected error serving POST %s", scope["path"])
-            return self._failed(name, ErrorCode.INTERNAL, "internal server error; see the log")
+            return self.failed(name, exc.code, exc.message)
+        return None
 
-    def _failed(self, name: str, code: ErrorCode, message: str) -> Reply:
+    def reply(
+        self, route: Route, name: str, version: str, headers: Headers, body: bytes
+    ) -> Reply | Awaitable[Reply]:
+        """The reply now when the model runs inline; otherwise an awaitable of it."""
+        try:
+            body = decompress(body, headers, self.limit)
+            request, context = route.decode(self.ep, name, version, headers, body)
+            response = self.ep.dataplane.infer_now(request)
+            if response is None:
+                return self._later(route, request, context)
+            return route.encode(response, context)
+        except Exception as exc:
+            return self.error(name, exc)
+
+    async def _later(self, route: Route, request: InferRequest, context: Any) -> Reply:
+        try:
+            return route.encode(await self.ep.dataplane.infer(request), context)
+        except Exception as exc:
+            return self.error(request.model_name, exc)
+
+    def error(self, name: str, exc: Exception) -> Reply:
+        if isinstance(exc, ModelportError):
+            return self.failed(name, exc.code, exc.message)
+        logger.error("unexpected error serving model %r", name, exc_info=exc)
+        return self.failed(name, ErrorCode.INTERNAL, "internal server error; see the log")
+
+    def failed(self, name: str, code: ErrorCode, message: str) -> Reply:
         self.ep.dataplane.count_failure(code, name)
         return HTTP_STATUS[code], JSON, jsonbody.error_body(message)
 
 
-async def _send(send: Send, status: int, headers: dict[str, str], content: bytes) -> None:
+class InferenceRoutes:
+    """The inference routes as pure ASGI in front of ``app`` (every other request)."""
+
+    def __init__(self, app: ASGIApp, service: InferenceService) -> None:
+        self.app = app
+        self.service = service
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        found = self.service.route(scope["path"]) if scope["type"] == "http" else None
+        if found is None:
+            await self.app(scope, receive, send)
+            return
+        if scope["method"] != "POST":
+            await _send(send, 405, JSON, jsonbody.error_body("method not allowed; use POST"))
+            return
+        await _send(send, *await self._reply(*found, scope, receive))
+
+    async def _reply(
+        self, route: Route, name: str, version: str, scope: Scope, receive: Receive
+    ) -> Reply:
+        headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
+        refused = self.service.check(name, version, headers)
+        if refused is not None:
+            return refused
+        try:
+            body = await read_raw(receive, self.service.limit)
+        except ModelportError as exc:
+            return self.service.error(name, exc)
+        reply = self.service.reply(route, name, version, headers, body)
+        return reply if isinstance(reply, tuple) else await reply
+
+
+async def _send(send: Send, status: int, headers: Mapping[str, str], content: bytes) -> None:
     raw = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()]
     raw.append((b"content-length", str(len(content)).encode()))
     await send({"type": "http.response.start", "status": status, "headers": raw})
