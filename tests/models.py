@@ -117,3 +117,32 @@ def python_model(version_dir: Path, factor: float = 2.5) -> Path:
     (version_dir / "factor.txt").write_text(str(factor))
     (version_dir / "model.py").write_text(PYTHON_MODEL)
     return version_dir / "model.py"
+
+
+SLOW_MODEL = """
+import time
+
+import numpy as np
+
+
+class Model:
+    inputs = [{"name": "x", "datatype": "FP32", "shape": [-1, 1]}]
+    outputs = [{"name": "y", "datatype": "FP32", "shape": [-1, 1]}]
+
+    def infer(self, inputs):
+        time.sleep(float(inputs["x"].max()))
+        return {"y": inputs["x"] * 2}
+"""
+SLOW_CONFIG = """max_batch_size: 8
+dynamic_batching: {max_queue_delay_microseconds: 1000}
+parameters: {execution: thread}
+"""
+
+
+def slow_model(model_dir: Path) -> Path:
+    """A batched Python model that sleeps for its largest input (seconds), then doubles it:
+    one instance, so a second request waits in the queue while the first runs."""
+    (model_dir / "1").mkdir(parents=True, exist_ok=True)
+    (model_dir / "1" / "model.py").write_text(SLOW_MODEL)
+    (model_dir / "config.yaml").write_text(SLOW_CONFIG)
+    return model_dir

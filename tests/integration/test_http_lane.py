@@ -21,24 +21,6 @@ from modelport.config import Settings
 from modelport.server import Server
 from tests import models
 
-SLOW_MODEL = """
-import time
-
-import numpy as np
-
-
-class Model:
-    inputs = [{"name": "x", "datatype": "FP32", "shape": [-1, 1]}]
-    outputs = [{"name": "y", "datatype": "FP32", "shape": [-1, 1]}]
-
-    def infer(self, inputs):
-        time.sleep(float(inputs["x"].max()))
-        return {"y": inputs["x"] * 2}
-"""
-SLOW_CONFIG = """max_batch_size: 8
-dynamic_batching: {max_queue_delay_microseconds: 1000}
-parameters: {execution: thread}
-"""
 LIMIT = 1 << 16
 
 
@@ -46,9 +28,7 @@ LIMIT = 1 << 16
 async def server(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Server]:
     root = tmp_path_factory.mktemp("lane")
     models.add_sub(root / "add_sub" / "1" / "model.onnx")
-    (root / "slow" / "1").mkdir(parents=True)
-    (root / "slow" / "1" / "model.py").write_text(SLOW_MODEL)
-    (root / "slow" / "config.yaml").write_text(SLOW_CONFIG)
+    models.slow_model(root / "slow")
     settings = Settings(
         model_repositories=(str(root),),
         http_port=0,

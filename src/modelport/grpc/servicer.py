@@ -1,21 +1,29 @@
-"""GRPCInferenceService: each method decodes, calls the data plane, encodes. Nothing else."""
+"""GRPCInferenceService: each method decodes, calls the data plane, encodes. Nothing else.
+
+Methods run in grpcio's pool threads; inferences, loads and failure counts go to the event
+loop through :class:`~modelport.grpc.bridge.LoopBridge`, reads (health, metadata, config,
+statistics, the index) are answered in the thread.
+"""
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+import queue
+import threading
+from collections.abc import Callable, Iterator
+from concurrent.futures import CancelledError, Future
 from typing import Any, TypeVar
 
 import grpc
 
-from modelport.dataplane import DataPlane
 from modelport.errors import ErrorCode, ModelportError
+from modelport.grpc.bridge import LoopBridge
 from modelport.grpc.errors import GRPC_STATUS
 from modelport.protocol import v2_grpc
 from modelport.protocol._generated import grpc_service_pb2 as pb
 from modelport.protocol._generated import grpc_service_pb2_grpc as pb_grpc
+from modelport.types import InferResponse
 
 logger = logging.getLogger(__name__)
 
@@ -24,132 +32,176 @@ STREAM_CONCURRENCY = 64
 
 Request = TypeVar("Request")
 Response = TypeVar("Response")
-Handler = Callable[[Any, Request, grpc.aio.ServicerContext], Awaitable[Response]]
+Handler = Callable[[Any, Request, grpc.ServicerContext], Response]
 
 
 def mapped(method: Handler[Request, Response]) -> Handler[Request, Response]:
     """Turn a ModelportError into its status code; anything else into a logged INTERNAL."""
 
     @functools.wraps(method)
-    async def wrapper(self: Any, request: Request, context: grpc.aio.ServicerContext) -> Response:
+    def wrapper(self: Any, request: Request, context: grpc.ServicerContext) -> Response:
         try:
-            return await method(self, request, context)
+            return method(self, request, context)
         except ModelportError as exc:
             self.count_failure(method.__name__, request, exc.code)
-            await context.abort(GRPC_STATUS[exc.code], exc.message)
+            context.abort(GRPC_STATUS[exc.code], exc.message)
+        except CancelledError:
+            context.abort(grpc.StatusCode.CANCELLED, "the call was cancelled")
         except Exception:
             logger.exception("unexpected error in %s", method.__name__)
             self.count_failure(method.__name__, request, ErrorCode.INTERNAL)
-            await context.abort(grpc.StatusCode.INTERNAL, "internal server error; see the log")
+            context.abort(grpc.StatusCode.INTERNAL, "internal server error; see the log")
         raise AssertionError("unreachable: abort raises")
 
     return wrapper
 
 
 class InferenceServicer(pb_grpc.GRPCInferenceServiceServicer):
-    def __init__(self, dataplane: DataPlane) -> None:
-        self.dataplane = dataplane
+    def __init__(self, bridge: LoopBridge) -> None:
+        self.bridge = bridge
+        self.dataplane = bridge.dataplane
 
     def count_failure(self, method: str, request: Any, code: ErrorCode) -> None:
         if method in ("ModelInfer", "ModelStreamInfer"):
-            self.dataplane.count_failure(code, getattr(request, "model_name", ""))
+            self.bridge.count_failure(code, getattr(request, "model_name", ""))
 
     @mapped
-    async def ServerLive(self, request: pb.ServerLiveRequest, context: Any) -> Any:
+    def ServerLive(self, request: pb.ServerLiveRequest, context: Any) -> Any:
         return pb.ServerLiveResponse(live=self.dataplane.live())
 
     @mapped
-    async def ServerReady(self, request: pb.ServerReadyRequest, context: Any) -> Any:
+    def ServerReady(self, request: pb.ServerReadyRequest, context: Any) -> Any:
         return pb.ServerReadyResponse(ready=self.dataplane.ready())
 
     @mapped
-    async def ModelReady(self, request: pb.ModelReadyRequest, context: Any) -> Any:
+    def ModelReady(self, request: pb.ModelReadyRequest, context: Any) -> Any:
         ready = self.dataplane.model_ready(request.name, request.version)
         return pb.ModelReadyResponse(ready=ready)
 
     @mapped
-    async def ServerMetadata(self, request: pb.ServerMetadataRequest, context: Any) -> Any:
+    def ServerMetadata(self, request: pb.ServerMetadataRequest, context: Any) -> Any:
         return v2_grpc.server_metadata_response(self.dataplane.server_metadata())
 
     @mapped
-    async def ModelMetadata(self, request: pb.ModelMetadataRequest, context: Any) -> Any:
+    def ModelMetadata(self, request: pb.ModelMetadataRequest, context: Any) -> Any:
         metadata = self.dataplane.model_metadata(request.name, request.version)
         return v2_grpc.metadata_response(metadata)
 
     @mapped
-    async def ModelConfig(self, request: pb.ModelConfigRequest, context: Any) -> Any:
+    def ModelConfig(self, request: pb.ModelConfigRequest, context: Any) -> Any:
         metadata, config = self.dataplane.model_config(request.name, request.version)
         return v2_grpc.model_config_response(metadata, config)
 
     @mapped
-    async def ModelStatistics(self, request: pb.ModelStatisticsRequest, context: Any) -> Any:
+    def ModelStatistics(self, request: pb.ModelStatisticsRequest, context: Any) -> Any:
         entries = self.dataplane.statistics(request.name, request.version)
         return v2_grpc.statistics_response(entries)
 
     @mapped
-    async def RepositoryIndex(self, request: pb.RepositoryIndexRequest, context: Any) -> Any:
+    def RepositoryIndex(self, request: pb.RepositoryIndexRequest, context: Any) -> Any:
         return v2_grpc.index_response(self.dataplane.repository_index(request.ready))
 
     @mapped
-    async def RepositoryModelLoad(self, request: Any, context: Any) -> Any:
+    def RepositoryModelLoad(self, request: Any, context: Any) -> Any:
         parameters = v2_grpc.parameters_of(request.parameters)
-        await self.dataplane.load_model(request.model_name, parameters)
+        self.bridge.run(self.dataplane.load_model(request.model_name, parameters))
         return pb.RepositoryModelLoadResponse()
 
     @mapped
-    async def RepositoryModelUnload(self, request: Any, context: Any) -> Any:
-        await self.dataplane.unload_model(request.model_name)
+    def RepositoryModelUnload(self, request: Any, context: Any) -> Any:
+        self.bridge.run(self.dataplane.unload_model(request.model_name))
         return pb.RepositoryModelUnloadResponse()
 
     @mapped
-    async def ModelInfer(self, request: pb.ModelInferRequest, context: Any) -> Any:
-        return await self._infer(request)
+    def ModelInfer(self, request: pb.ModelInferRequest, context: Any) -> Any:
+        pending = self.bridge.infer(v2_grpc.decode_infer_request(request))
+        context.add_callback(pending.cancel)  # the call ended first: drop the work
+        return v2_grpc.encode_infer_response(pending.result())
 
-    async def _infer(self, request: pb.ModelInferRequest) -> pb.ModelInferResponse:
-        response = await self.dataplane.infer(v2_grpc.decode_infer_request(request))
-        return v2_grpc.encode_infer_response(response)
-
-    async def ModelStreamInfer(
-        self, requests: AsyncIterator[pb.ModelInferRequest], context: Any
-    ) -> AsyncIterator[pb.ModelStreamInferResponse]:
+    def ModelStreamInfer(
+        self, requests: Iterator[pb.ModelInferRequest], context: Any
+    ) -> Iterator[pb.ModelStreamInferResponse]:
         """Requests of a stream run concurrently; each answer (or error) is matched by id."""
-        answers: asyncio.Queue[pb.ModelStreamInferResponse | None] = asyncio.Queue()
-        reader = asyncio.create_task(self._read_stream(requests, answers))
-        try:
-            while (answer := await answers.get()) is not None:
-                yield answer
-        finally:
-            reader.cancel()
-            await asyncio.gather(reader, return_exceptions=True)
+        stream = _Stream(self)
+        context.add_callback(stream.cancel)
+        reader = threading.Thread(
+            target=stream.read, args=(requests,), name="modelport-grpc-stream", daemon=True
+        )
+        reader.start()
+        while (answer := stream.answers.get()) is not None:
+            yield answer
 
-    async def _read_stream(
-        self,
-        requests: AsyncIterator[pb.ModelInferRequest],
-        answers: asyncio.Queue[pb.ModelStreamInferResponse | None],
+
+class _Stream:
+    """One ModelStreamInfer call: a reader thread starts each request on the loop, and
+    the answers come back through a queue, in the order they finish."""
+
+    def __init__(self, servicer: InferenceServicer) -> None:
+        self._servicer = servicer
+        self.answers: queue.SimpleQueue[pb.ModelStreamInferResponse | None] = queue.SimpleQueue()
+        self._slots = threading.BoundedSemaphore(STREAM_CONCURRENCY)
+        self._pending: set[Future[InferResponse]] = set()
+        self._lock = threading.Lock()
+
+    def read(self, requests: Iterator[pb.ModelInferRequest]) -> None:
+        try:
+            for request in requests:
+                self._slots.acquire()
+                self._start(request)
+        except grpc.RpcError:
+            pass  # the client went away; cancel() drops what is in flight
+        finally:
+            for _ in range(STREAM_CONCURRENCY):  # wait for every answer to be queued
+                self._slots.acquire()
+            self.answers.put(None)
+
+    def _start(self, request: pb.ModelInferRequest) -> None:
+        try:
+            pending = self._servicer.bridge.infer(v2_grpc.decode_infer_request(request))
+        except Exception as exc:
+            self._answer(request, exc)
+            return
+        with self._lock:
+            self._pending.add(pending)
+        pending.add_done_callback(functools.partial(self._finished, request))
+
+    def _finished(self, request: pb.ModelInferRequest, pending: Future[InferResponse]) -> None:
+        with self._lock:
+            self._pending.discard(pending)
+        if pending.cancelled():
+            self._slots.release()
+            return
+        exc = pending.exception()
+        self._answer(request, exc if exc is not None else pending.result())
+
+    def _answer(
+        self, request: pb.ModelInferRequest, outcome: InferResponse | BaseException
     ) -> None:
-        slots = asyncio.Semaphore(STREAM_CONCURRENCY)
-
-        async def answer(request: pb.ModelInferRequest) -> None:
-            try:
-                await answers.put(await self._stream_answer(request))
-            finally:
-                slots.release()
-
         try:
-            async with asyncio.TaskGroup() as group:
-                async for request in requests:
-                    await slots.acquire()
-                    group.create_task(answer(request))
+            self.answers.put(self._message(request, outcome))
         finally:
-            await answers.put(None)
+            self._slots.release()
 
-    async def _stream_answer(self, request: pb.ModelInferRequest) -> pb.ModelStreamInferResponse:
-        try:
-            return pb.ModelStreamInferResponse(infer_response=await self._infer(request))
-        except ModelportError as exc:
-            self.count_failure("ModelStreamInfer", request, exc.code)
-            return pb.ModelStreamInferResponse(error_message=exc.message)
-        except Exception:
-            logger.exception("unexpected error in a streamed inference")
-            self.count_failure("ModelStreamInfer", request, ErrorCode.INTERNAL)
-            return pb.ModelStreamInferResponse(error_message="internal server error; see the log")
+    def _message(
+        self, request: pb.ModelInferRequest, outcome: InferResponse | BaseException
+    ) -> pb.ModelStreamInferResponse:
+        if isinstance(outcome, InferResponse):
+            try:
+                return pb.ModelStreamInferResponse(
+                    infer_response=v2_grpc.encode_infer_response(outcome)
+                )
+            except Exception as exc:
+                outcome = exc
+        code, message = ErrorCode.INTERNAL, "internal server error; see the log"
+        if isinstance(outcome, ModelportError):
+            code, message = outcome.code, outcome.message
+        else:
+            logger.error("unexpected error in a streamed inference", exc_info=outcome)
+        self._servicer.count_failure("ModelStreamInfer", request, code)
+        return pb.ModelStreamInferResponse(error_message=message)
+
+    def cancel(self) -> None:
+        with self._lock:
+            pending = list(self._pending)
+        for future in pending:
+            future.cancel()
