@@ -30,7 +30,15 @@ def family(pid: int) -> list[int]:
     return [pid, *map(int, children.split())]
 
 
-def measure(repo: Path, workers: int, tmp: str) -> float:
+def private_mib(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+        if line.startswith("Private_Dirty:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def measure(repo: Path, workers: int, tmp: str) -> tuple[float, list[tuple[float, float]]]:
+    """Total PSS, and (PSS, private) of each process: the supervisor first, if any."""
     port_file = Path(tmp) / f"ports-{workers}.json"
     command = [
         sys.executable,
@@ -61,7 +69,8 @@ def measure(repo: Path, workers: int, tmp: str) -> float:
         for _ in range(workers * 8):  # every worker has run the model (weights touched)
             urllib.request.urlopen(f"http://127.0.0.1:{port}/models/wide/predict", body).read()
         time.sleep(1)
-        return sum(pss_mib(pid) for pid in family(process.pid))
+        each = [(pss_mib(pid), private_mib(pid)) for pid in family(process.pid)]
+        return sum(pss for pss, _ in each), each
     finally:
         process.terminate()
         process.wait(60)
@@ -71,14 +80,19 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         repo = Path(tmp) / "repo"
         models.build("wide", repo / "wide" / "1" / "model.onnx")
-        one, four = measure(repo, 1, tmp), measure(repo, 4, tmp)
+        weights = (repo / "wide" / "1" / "model.onnx").stat().st_size / 2**20
+        (one, _), (four, each) = measure(repo, 1, tmp), measure(repo, 4, tmp)
     today = datetime.date.today().isoformat()
+    split = ", ".join(f"{pss:.0f} ({private:.0f})" for pss, private in each)
     text = (
         f"# Memory of --workers: {today}\n\n"
-        "Command: `python benchmarks/workers_memory.py`. The wide model (23 MiB of weights), "
-        "every worker warmed by requests; total PSS of the supervisor and all workers.\n\n"
+        "Command: `python benchmarks/workers_memory.py`. The wide model "
+        f"({weights:.0f} MiB of weights), every worker warmed by requests; total PSS of the "
+        "supervisor and all workers. One worker is the single-process server (no supervisor).\n\n"
         "| workers | total PSS MiB | ratio to 1 worker |\n|---|---|---|\n"
-        f"| 1 | {one:.0f} | 1.00 |\n| 4 | {four:.0f} | {four / one:.2f} |\n"
+        f"| 1 | {one:.0f} | 1.00 |\n| 4 | {four:.0f} | {four / one:.2f} |\n\n"
+        f"Each further worker: {(four - one) / 3:.1f} MiB (the weights: {weights:.0f} MiB). "
+        f"PSS (private) of the supervisor, then each worker, MiB: {split}.\n"
     )
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / f"{today}-workers-memory.md").write_text(text)

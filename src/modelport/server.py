@@ -150,6 +150,7 @@ class Server:
         config = uvicorn.Config(
             app,
             lifespan="off",
+            ws="none",  # no websocket routes: uvicorn need not import its websocket protocols
             log_config=None,
             access_log=False,
             http=http_protocol(lane, s.http_header_timeout_secs, s.http_body_timeout_secs),

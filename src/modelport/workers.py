@@ -1,12 +1,16 @@
 """``--workers N``: one supervisor binds the ports, N forked workers serve them.
 
-The supervisor imports no framework and starts no event loop or thread before it forks,
-so each worker starts clean. HTTP (and ``--metrics-port``) sockets are bound once and
-inherited; gRPC is served on one port through SO_REUSEPORT (the supervisor holds the port
-bound, not listening, so nothing else takes it). Weights are shared through mapped files
-(``runtimes/onnx_shared.py``), so N workers do not hold N copies. A worker that dies is
-started again after a backoff that doubles, up to ``MAX_BACKOFF_S``; SIGTERM or SIGINT
-is passed to every worker, which drains, and the supervisor exits 0 once all have.
+The supervisor starts no event loop and loads no model before it forks, so each worker
+starts clean. It does import what every worker needs (modelport, the servers and
+onnxruntime's module), so those pages are shared instead of imported N times: about 9 MiB
+a worker for onnxruntime alone. No other framework is imported early; onnxruntime's import
+starts one idle thread of its own, as numpy's OpenBLAS does, and the workers forked after it
+serve correctly (tests/e2e/test_workers.py). HTTP (and ``--metrics-port``) sockets are
+bound once and inherited; gRPC is served on one port through SO_REUSEPORT (the supervisor
+holds the port bound, not listening, so nothing else takes it). Weights are shared through
+mapped files (``runtimes/onnx_shared.py``), so N workers do not hold N copies. A worker
+that dies is started again after a backoff that doubles, up to ``MAX_BACKOFF_S``; SIGTERM
+or SIGINT is passed to every worker, which drains, and the supervisor exits 0 once all have.
 
 Each worker keeps its own loaded models, statistics and metrics: explicit model control
 (load/unload reaching one worker) is refused with several workers.
@@ -24,6 +28,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from types import FrameType
 
+from modelport import runtimes
 from modelport.config import Settings
 from modelport.control import discover
 from modelport.registry import locate
@@ -84,6 +89,7 @@ class Supervisor:
         signal.signal(signal.SIGTERM, self._stop)
         signal.signal(signal.SIGINT, self._stop)
         self._prepare()
+        runtimes.preload("onnx")
         gc.freeze()  # what the workers inherit stays shared: the collector never writes to it
         for index in range(self.settings.workers):
             self._start(_Slot(index))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 from pathlib import Path
+from types import ModuleType
 
 from modelport.runtimes.base import Runtime, RuntimeOptions
 
@@ -50,7 +51,7 @@ PLATFORMS: dict[str, str] = {
 }  # fmt: skip
 """Config ``platform``/``backend`` values → runtime name."""
 
-__all__ = ["ARTIFACTS", "RUNTIMES", "Runtime", "RuntimeOptions", "detect", "load"]
+__all__ = ["ARTIFACTS", "RUNTIMES", "Runtime", "RuntimeOptions", "detect", "load", "preload"]
 
 
 def detect(version_dir: Path, filename: str = "", platform: str = "") -> tuple[str, Path]:
@@ -70,6 +71,10 @@ def detect(version_dir: Path, filename: str = "", platform: str = "") -> tuple[s
 
 def load(runtime: str, artifact: Path, options: RuntimeOptions) -> Runtime:
     """Import the runtime's module (first use only) and load the artifact with it."""
-    module_name, _, class_name = RUNTIMES[runtime].partition(":")
-    cls: type[Runtime] = getattr(importlib.import_module(module_name), class_name)
+    cls: type[Runtime] = getattr(preload(runtime), RUNTIMES[runtime].partition(":")[2])
     return cls(artifact, options)
+
+
+def preload(runtime: str) -> ModuleType:
+    """Import a runtime's module (and its framework) without loading anything."""
+    return importlib.import_module(RUNTIMES[runtime].partition(":")[0])
