@@ -18,12 +18,13 @@ import re
 import subprocess
 import sys
 import tempfile
+import time
 import zipfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks import models
-from benchmarks.run import CLIENT_CORE, modelport_command, pin, start
+from benchmarks.servers import CLIENT_CORE, SERVER_CORE, modelport_command, pin
 
 CACHE = Path(__file__).parent / ".cache"
 RESULTS = Path(__file__).parent / "results"
@@ -62,13 +63,29 @@ def install() -> tuple[Path, dict[str, str]]:
     return binary, {**os.environ, "LD_LIBRARY_PATH": str(libs)}
 
 
+def available() -> bool:
+    """Whether perf_analyzer can run here (fetched on first use; needs Debian's libb64)."""
+    try:
+        binary, env = install()
+    except (subprocess.CalledProcessError, StopIteration):
+        return False
+    probe = subprocess.run([str(binary), "--version"], capture_output=True, env=env)
+    return probe.returncode == 0
+
+
 def measure(
-    binary: Path, env: dict[str, str], url: str, protocol: str, c: int, window_ms: int
+    binary: Path,
+    env: dict[str, str],
+    url: str,
+    protocol: str,
+    c: int,
+    window_ms: int,
+    model: str = "mlp",
 ) -> dict[str, float]:
-    options = ["-m", "mlp", "-u", url, "-i", protocol, "--concurrency-range", str(c)]
+    options = ["-m", model, "-u", url, "-i", protocol, "--concurrency-range", str(c)]
     options += ["--measurement-interval", str(window_ms), "--percentile", "99"]
-    # Shared 2-core machines are noisy: accept runs within 30% (default 10%) over 20 trials.
-    options += ["--stability-percentage", "30", "--max-trials", "20"]
+    # Shared 2-core machines are noisy: accept runs within 30% (default 10%) over 10 trials.
+    options += ["--stability-percentage", "30", "--max-trials", "10"]
     command = [*pin(CLIENT_CORE), str(binary), *options]
     run = subprocess.run(command, capture_output=True, text=True, env=env, timeout=600)
     out = run.stdout + run.stderr
@@ -88,19 +105,35 @@ def main() -> None:
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         repo = models.repository(Path(tmp) / "repo")
-        command = modelport_command(repo, Path(f"{tmp}/ports.json"))
-        process, http = start(command, Path(f"{tmp}/ports.json"))
-        grpc = int(json.loads(Path(f"{tmp}/ports.json").read_text())["grpc"])
+        port_file = Path(tmp) / "ports.json"
+        command = [*pin(SERVER_CORE), *modelport_command(repo, port_file)]
+        process = subprocess.Popen(command, stdout=subprocess.DEVNULL)
         try:
-            for protocol, port in (("http", http), ("grpc", grpc)):
+            ports = _ports(port_file)
+            for protocol in ("http", "grpc"):
                 for c in (1, 16, 64):
-                    row = measure(binary, env, f"127.0.0.1:{port}", protocol, c, window)
-                    rows.append({"protocol": protocol, "c": c, **row})
+                    url = f"127.0.0.1:{ports[protocol]}"
+                    rows.append(
+                        {
+                            "protocol": protocol,
+                            "c": c,
+                            **measure(binary, env, url, protocol, c, window),
+                        }
+                    )
                     print(rows[-1], flush=True)
         finally:
             process.terminate()
             process.wait(30)
     write(rows, window)
+
+
+def _ports(port_file: Path) -> dict[str, int]:
+    for _ in range(600):
+        if port_file.exists():
+            time.sleep(0.5)  # the models are loaded before the file is written
+            return {k: int(v) for k, v in json.loads(port_file.read_text()).items()}
+        time.sleep(0.1)
+    raise RuntimeError("modelport did not start")
 
 
 def write(rows: list[dict[str, float]], window: int) -> None:

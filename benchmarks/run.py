@@ -1,26 +1,29 @@
 """Run the method of shared/PERFORMANCE.md end to end and record a table.
 
-    python benchmarks/run.py [--quick] [--label NAME]
+    python benchmarks/run.py [--quick] [--repeat N] [--label NAME] [--no-triton]
 
-The server under test is pinned to core 1, this load generator to core 0, onnxruntime
-to one thread. Each scenario: 3 s warm-up, 10 s measured (``--quick``: 1 s + 3 s).
-Modelport and the bare-ASGI limit run in the same session, beside the raw onnxruntime
-ceiling, so the ratios are meaningful; absolute figures move between machines.
+Every server under test is pinned to core 1, the load generators to core 0, onnxruntime to
+one thread. HTTP scenarios are driven by wrk (3 s warm-up, 10 s measured; ``--quick``:
+1 s + 3 s), gRPC ones by Triton's perf_analyzer (until three windows agree within 30%).
+In one run: modelport, the bare-ASGI limit, the seed's Flask server, Triton 2.51 with the
+same models (``benchmarks/triton.py``), beside the raw onnxruntime ceiling, so the ratios
+are meaningful; absolute figures move between machines. With ``--repeat N`` every server
+is measured N times, interleaved, and each scenario reports its median run.
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime
-import importlib.util
 import json
 import os
 import platform
-import subprocess
+import statistics
 import sys
 import tempfile
 import time
 import urllib.request
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -29,97 +32,62 @@ import onnxruntime as ort
 import orjson
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from benchmarks import load, models
+from benchmarks import load, models, perf_analyzer, servers
+from benchmarks.servers import CLIENT_CORE, SERVER_CORE, Running, Scenario, Spec
 
 RESULTS = Path(__file__).parent / "results"
-SERVER_CORE, CLIENT_CORE = 1, 0
 SAMPLE = np.random.default_rng(0).random((1, 784), dtype=np.float32)
+Row = dict[str, Any]
 
 
-def pin(core: int) -> list[str]:
-    if len(os.sched_getaffinity(0)) < 2:
-        return []
-    return ["taskset", "-c", str(core)]
-
-
-def start(command: list[str], port_file: Path) -> tuple[subprocess.Popen[bytes], int]:
-    process = subprocess.Popen(pin(SERVER_CORE) + command, stdout=subprocess.DEVNULL)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if port_file.exists():
-            port = int(json.loads(port_file.read_text())["http"])
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/v2/health/live", timeout=1)
-                return process, port
-            except urllib.error.HTTPError:
-                return process, port  # bare app: any HTTP answer means it is up
-            except OSError:
-                pass
-        time.sleep(0.1)
-    process.kill()
-    raise RuntimeError(f"server did not start: {command}")
-
-
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def pss_mib(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
-        if line.startswith("Pss:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
-
-
-def bodies(sample: np.ndarray) -> dict[str, tuple[str, bytes, dict[str, str]]]:
-    """Scenario name → (path suffix, body, headers) for one 1x784 FP32 sample."""
-    v2_json = orjson.dumps(
-        {
-            "inputs": [
-                {
-                    "name": "input",
-                    "datatype": "FP32",
-                    "shape": [1, 784],
-                    "data": sample.ravel().tolist(),
-                }
-            ]
-        }
-    )
+def bodies(sample: np.ndarray) -> dict[str, tuple[bytes, dict[str, str]]]:
+    """Body kind → (body, headers) for one 1x784 FP32 sample."""
+    tensor = {"name": "input", "datatype": "FP32", "shape": [1, 784]}
+    v2_json = orjson.dumps({"inputs": [{**tensor, "data": sample.ravel().tolist()}]})
     head = orjson.dumps(
         {
-            "inputs": [
-                {
-                    "name": "input",
-                    "datatype": "FP32",
-                    "shape": [1, 784],
-                    "parameters": {"binary_data_size": 784 * 4},
-                }
-            ],
+            "inputs": [{**tensor, "parameters": {"binary_data_size": 784 * 4}}],
             "outputs": [{"name": "probabilities", "parameters": {"binary_data": True}}],
         }
     )
-    binary_headers = {"Inference-Header-Content-Length": str(len(head))}
     return {
-        "v2-json": ("infer", v2_json, {"Content-Type": "application/json"}),
-        "v2-binary": ("infer", head + sample.tobytes(), binary_headers),
-        "predict": ("predict", orjson.dumps({"input": sample.tolist()}), {}),
-        "raw": ("raw", sample.tobytes(), {}),
+        "v2-json": (v2_json, {"Content-Type": "application/json"}),
+        "v2-binary": (head + sample.tobytes(), {"Inference-Header-Content-Length": str(len(head))}),
+        "predict": (orjson.dumps({"input": sample.tolist()}), {}),
+        "raw": (sample.tobytes(), {}),
     }
 
 
-Scenario = tuple[str, str, str, int]  # model, path, body kind, concurrency
-
-
-def measure(pid: int, port: int, scenario: Scenario, timing: tuple[float, float]) -> dict[str, Any]:
-    _, path, kind, concurrency = scenario
-    _, body, headers = bodies(SAMPLE)[kind]
-    before = cpu_seconds(pid)
-    result = load.run(load.Load(port, path, body, headers, concurrency, *timing))
-    cpu = cpu_seconds(pid) - before
-    summary = result.summary()
-    summary["cpu_us_per_req"] = cpu / max(result.all_requests, 1) * 1e6
+def measure(server: Running, scenario: Scenario, timing: tuple[float, float]) -> Row:
+    model, path, kind, concurrency = scenario
+    if kind == "grpc":
+        return measure_grpc(server, model, concurrency, timing)
+    body, headers = bodies(SAMPLE)[kind]
+    before = server.cpu_seconds()
+    result = load.run(load.Load(server.http, path, body, headers, concurrency, *timing))
+    summary: Row = dict(result.summary())
+    summary["cpu_us_per_req"] = (server.cpu_seconds() - before) / max(result.all_requests, 1) * 1e6
     return summary
+
+
+def measure_grpc(server: Running, model: str, c: int, timing: tuple[float, float]) -> Row:
+    """perf_analyzer over gRPC; CPU per request from the server's own request count."""
+    binary, env = perf_analyzer.install()
+    before, served = server.cpu_seconds(), served_requests(server, model)
+    window = int(max(timing[1] / 2, 1.5) * 1000)
+    url = f"127.0.0.1:{server.grpc}"
+    found: Row = dict(perf_analyzer.measure(binary, env, url, "grpc", c, window, model))
+    requests = served_requests(server, model) - served
+    found["cpu_us_per_req"] = (server.cpu_seconds() - before) / max(requests, 1) * 1e6
+    found["errors"] = 0
+    return found
+
+
+def served_requests(server: Running, model: str) -> int:
+    """Successful requests so far, from the V2 statistics extension (both servers have it)."""
+    url = f"http://127.0.0.1:{server.http}/v2/models/{model}/stats"
+    stats = json.loads(urllib.request.urlopen(url, timeout=10).read())["model_stats"]
+    return sum(int(s["inference_stats"]["success"]["count"]) for s in stats)
 
 
 def raw_ceiling(repo: Path) -> dict[str, float]:
@@ -137,97 +105,63 @@ def raw_ceiling(repo: Path) -> dict[str, float]:
                 session.run(None, {"input": x})
                 runs += 1
             out[f"{name} batch {batch}"] = runs * batch / (time.perf_counter() - started)
+    os.sched_setaffinity(0, {CLIENT_CORE} if len(os.sched_getaffinity(0)) > 1 else {0})
     return out
 
 
-def run_server(
-    label: str,
-    command: list[str],
-    port_file: Path,
-    scenarios: list[Scenario],
-    timing: tuple[float, float],
-) -> list[dict[str, Any]]:
-    process, port = start(command, port_file)
+def run_server(spec: Spec, timing: tuple[float, float]) -> list[Row]:
+    server = spec.launch()
     rows = []
     try:
-        os.sched_setaffinity(0, {CLIENT_CORE} if len(os.sched_getaffinity(0)) > 1 else {0})
-        for scenario in scenarios:
+        for scenario in spec.scenarios:
             model, _, kind, concurrency = scenario
-            row = measure(process.pid, port, scenario, timing)
-            row |= {"server": label, "model": model, "protocol": kind, "c": concurrency}
-            rows.append(row | {"pss_mib": pss_mib(process.pid)})
+            row = measure(server, scenario, timing)
+            row |= {"server": spec.label, "model": model, "protocol": kind, "c": concurrency}
+            rows.append(row | {"pss_mib": server.pss_mib()})
             print(json.dumps(rows[-1]), flush=True)
     finally:
-        process.terminate()
-        process.wait(30)
+        server.stop()
     return rows
 
 
-def scenarios_modelport() -> list[Scenario]:
-    found = []
-    for kind in ("v2-json", "v2-binary"):
-        found += [("mlp", "/v2/models/mlp/infer", kind, c) for c in (1, 16, 64)]
-    found += [("mlp", "/models/mlp/predict", "predict", 16)]
-    found += [("wide", "/v2/models/wide/infer", kind, 64) for kind in ("v2-json", "v2-binary")]
-    batched = "/v2/models/wide_batched/infer"
-    found += [("wide_batched", batched, kind, 64) for kind in ("v2-json", "v2-binary")]
-    return found
+def medians(rows: Iterable[Row]) -> list[Row]:
+    """For each scenario, the run with the median throughput (first-seen order)."""
+    groups: dict[tuple[Any, ...], list[Row]] = {}
+    for row in rows:
+        groups.setdefault((row["server"], row["model"], row["protocol"], row["c"]), []).append(row)
+    chosen = []
+    for runs in groups.values():
+        middle = statistics.median_low([r["rps"] for r in runs])
+        chosen.append(next(r for r in runs if r["rps"] == middle) | {"runs": len(runs)})
+    return chosen
 
 
-def modelport_command(repo: Path, port_file: Path) -> list[str]:
-    """``modelport serve`` as every benchmark runs it: free ports, one onnxruntime thread."""
-    return [
-        sys.executable, "-m", "modelport", "serve", str(repo), "--http-port", "0",
-        "--grpc-port", "0", "--intra-op-threads", "1", "--inter-op-threads", "1",
-        "--log-level", "warning", "--port-file", str(port_file),
-    ]  # fmt: skip
-
-
-Server = tuple[str, list[str], Path, list[Scenario]]  # label, command, port file, scenarios
-
-
-def servers(repo: Path, tmp: str) -> list[Server]:
-    """modelport, the bare-ASGI limit, and (with flask installed) the seed's Flask server."""
-    py, here, mlp = sys.executable, Path(__file__).parent, str(repo / "mlp" / "1" / "model.onnx")
-    ours = modelport_command(repo, Path(f"{tmp}/modelport.json"))
-    bare = [("mlp", "/predict", "predict", c) for c in (1, 16, 64)]
-    bare += [("mlp", "/raw", "raw", c) for c in (16, 64)]
-    found: list[Server] = [
-        ("modelport", ours, Path(f"{tmp}/modelport.json"), scenarios_modelport()),
-        (
-            "bare-ASGI limit",
-            [py, str(here / "bare_asgi.py"), mlp, f"{tmp}/bare.json"],
-            Path(f"{tmp}/bare.json"),
-            bare,
-        ),
-    ]
-    if importlib.util.find_spec("flask") is not None:
-        seed = [py, str(here / "flask_seed.py"), mlp, f"{tmp}/flask.json"]
-        found.append(
-            (
-                "Flask seed",
-                seed,
-                Path(f"{tmp}/flask.json"),
-                [("mlp", "/predict", "predict", c) for c in (1, 16)],
-            )
-        )
-    return found
+def specs(repo: Path, tmp: str, with_triton: bool) -> list[Spec]:
+    grpc = perf_analyzer.available()
+    found = [servers.modelport(repo, tmp, grpc), servers.bare(repo, tmp), servers.flask(repo, tmp)]
+    if with_triton:
+        found.append(servers.triton_server(repo, tmp, grpc))
+    return [spec for spec in found if spec is not None]
 
 
 def main() -> None:
     args = argparse.ArgumentParser()
     args.add_argument("--quick", action="store_true", help="1 s warm-up, 3 s measured")
-    args.add_argument("--label", default="serving-core")
+    args.add_argument("--repeat", type=int, default=1, help="measure every server N times")
+    args.add_argument("--label", default="speed")
+    args.add_argument("--no-triton", action="store_true", help="leave Triton out")
     opts = args.parse_args()
     timing = (1.0, 3.0) if opts.quick else (3.0, 10.0)
-    rows: list[dict[str, Any]] = []
+    rows: list[Row] = []
     with tempfile.TemporaryDirectory() as tmp:
         repo = models.repository(Path(tmp) / "repo")
         ceiling = raw_ceiling(repo)
         print(json.dumps(ceiling), flush=True)
-        for label, command, port_file, scenarios in servers(repo, tmp):
-            rows += run_server(label, command, port_file, scenarios, timing)
-    write(opts.label, rows, ceiling, timing, " ".join(sys.argv))
+        chosen = specs(repo, tmp, not opts.no_triton)
+        for _ in range(opts.repeat):
+            for spec in chosen:
+                rows += run_server(spec, timing)
+    write(opts.label, medians(rows), ceiling, timing, " ".join(sys.argv))
 
 
 GENERATOR = "wrk, one thread" if load.wrk_available() else "benchmarks/load.py (asyncio)"
@@ -235,21 +169,23 @@ GENERATOR = "wrk, one thread" if load.wrk_available() else "benchmarks/load.py (
 
 def write(
     label: str,
-    rows: list[dict[str, Any]],
+    rows: list[Row],
     ceiling: dict[str, float],
     timing: tuple[float, float],
     command: str,
 ) -> None:
     today = datetime.date.today().isoformat()
     RESULTS.mkdir(exist_ok=True)
+    runs = max((r["runs"] for r in rows), default=1)
     lines = [
         f"# {label}: {today}",
         "",
         f"Command: `python {command}` (or `make bench`). Machine: {platform.machine()}, "
         f"{os.cpu_count()} cores, Python {platform.python_version()}, "
-        f"onnxruntime {ort.__version__}. Server on core {SERVER_CORE}, load generator on core "
-        f"{CLIENT_CORE}; {timing[0]:g} s warm-up, {timing[1]:g} s measured; one 1x784 FP32 sample "
-        f"per request. Load generator: {GENERATOR}.",
+        f"onnxruntime {ort.__version__}. Servers on core {SERVER_CORE}, load generators on core "
+        f"{CLIENT_CORE}; HTTP: {GENERATOR}, {timing[0]:g} s warm-up, {timing[1]:g} s measured; "
+        f"gRPC: perf_analyzer 2.51. One 1x784 FP32 sample per request. Each row is the median "
+        f"of {runs} run(s).",
         "",
         "Raw onnxruntime ceiling (in-process, one thread, samples/s): "
         + ", ".join(f"{k}: {v:,.0f}" for k, v in ceiling.items()),
@@ -264,12 +200,70 @@ def write(
         f"{r['pss_mib']:.0f} |"
         for r in rows
     ]
+    lines += ["", *ratios(rows, ceiling)]
     path = RESULTS / f"{today}-{label}.md"
     path.write_text("\n".join(lines) + "\n")
-    (RESULTS / f"{today}-{label}.json").write_text(
-        json.dumps({"ceiling": ceiling, "rows": rows, "timing": timing}, indent=1)
-    )
+    data = {"ceiling": ceiling, "rows": rows, "timing": timing}
+    (RESULTS / f"{today}-{label}.json").write_text(json.dumps(data, indent=1))
     print(f"wrote {path}")
+
+
+OURS, TRITON, BARE = "modelport", "Triton 2.51 (Python backend)", "bare-ASGI limit"
+RATIOS = [
+    (
+        "mlp V2 JSON c=16 / bare-ASGI c=16",
+        (OURS, "mlp", "v2-json", 16),
+        (BARE, "mlp", "predict", 16),
+    ),
+    (
+        "mlp /predict c=16 / bare-ASGI c=16",
+        (OURS, "mlp", "predict", 16),
+        (BARE, "mlp", "predict", 16),
+    ),
+    (
+        "mlp V2 JSON c=16 / Flask seed c=16",
+        (OURS, "mlp", "v2-json", 16),
+        ("Flask seed", "mlp", "predict", 16),
+    ),
+    (
+        "mlp V2 JSON c=16 / Triton c=16",
+        (OURS, "mlp", "v2-json", 16),
+        (TRITON, "mlp", "v2-json", 16),
+    ),
+    (
+        "mlp V2 binary c=64 / bare-ASGI raw body c=64",
+        (OURS, "mlp", "v2-binary", 64),
+        (BARE, "mlp", "raw", 64),
+    ),
+    (
+        "mlp V2 binary c=64 / Triton c=64",
+        (OURS, "mlp", "v2-binary", 64),
+        (TRITON, "mlp", "v2-binary", 64),
+    ),
+    ("mlp gRPC c=16 / Triton gRPC c=16", (OURS, "mlp", "grpc", 16), (TRITON, "mlp", "grpc", 16)),
+    (
+        "wide batched JSON c=64 / Triton c=64",
+        (OURS, "wide_batched", "v2-json", 64),
+        (TRITON, "wide_batched", "v2-json", 64),
+    ),
+    (
+        "wide batched binary c=64 / raw batch 32",
+        (OURS, "wide_batched", "v2-binary", 64),
+        ("ceiling", "wide batch 32"),
+    ),
+]
+"""The targets' ratios: (name, numerator row, denominator row or raw ceiling)."""
+
+
+def ratios(rows: list[Row], ceiling: dict[str, float]) -> list[str]:
+    """The targets' ratios, computed from this run's rows."""
+    found = {(r["server"], r["model"], r["protocol"], r["c"]): r["rps"] for r in rows}
+    found |= {("ceiling", name): value for name, value in ceiling.items()}
+    lines = ["| ratio in this run | value |", "|---|---|"]
+    for name, top, bottom in RATIOS:
+        if top in found and found.get(bottom):
+            lines.append(f"| {name} | {found[top] / found[bottom]:.2f} |")
+    return lines
 
 
 if __name__ == "__main__":

@@ -20,7 +20,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks import models
-from benchmarks.run import pss_mib
+from benchmarks.servers import pss_mib
 
 RESULTS = Path(__file__).parent / "results"
 

@@ -1,0 +1,174 @@
+"""The servers a benchmark run measures, each started pinned to the server core.
+
+modelport itself, the bare-ASGI limit, the seed's Flask server (when flask is installed)
+and Triton 2.51 (when its wheel can be fetched). CPU time and memory are summed over each
+server's process tree: Triton runs its Python backend in a child process.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from benchmarks import triton
+
+SERVER_CORE, CLIENT_CORE = 1, 0
+BATCHED = {"wide_batched": (32, 2000)}  # as benchmarks/models.py configures it for modelport
+Scenario = tuple[str, str, str, int]
+"""Model, HTTP path (empty for gRPC), body kind (v2-json, v2-binary, predict, raw, grpc), c."""
+
+
+def pin(core: int) -> list[str]:
+    if len(os.sched_getaffinity(0)) < 2:
+        return []
+    return ["taskset", "-c", str(core)]
+
+
+@dataclass
+class Running:
+    process: subprocess.Popen[bytes]
+    http: int
+    grpc: int = 0
+
+    def pids(self) -> list[int]:
+        """The server and every process it started."""
+        found, queue = [], [self.process.pid]
+        while queue:
+            pid = queue.pop()
+            found.append(pid)
+            children = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True)
+            queue += [int(child) for child in children.stdout.split()]
+        return found
+
+    def cpu_seconds(self) -> float:
+        return sum(_cpu_seconds(pid) for pid in self.pids())
+
+    def pss_mib(self) -> float:
+        return sum(pss_mib(pid) for pid in self.pids())
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(30)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(30)
+
+
+@dataclass(frozen=True)
+class Spec:
+    label: str
+    launch: Callable[[], Running]
+    scenarios: list[Scenario]
+
+
+def _cpu_seconds(pid: int) -> float:
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except FileNotFoundError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def pss_mib(pid: int) -> float:
+    try:
+        lines = Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines()
+    except FileNotFoundError:
+        return 0.0
+    return next((int(line.split()[1]) / 1024 for line in lines if line.startswith("Pss:")), 0.0)
+
+
+def _port_file_server(command: list[str], port_file: Path) -> Running:
+    """Start a server that writes its ports to ``port_file``; wait until it answers."""
+    process = subprocess.Popen(pin(SERVER_CORE) + command, stdout=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if port_file.exists():
+            ports = json.loads(port_file.read_text())
+            if _answers(int(ports["http"])):
+                return Running(process, int(ports["http"]), int(ports.get("grpc", 0)))
+        time.sleep(0.1)
+    process.kill()
+    raise RuntimeError(f"server did not start: {command}")
+
+
+def _answers(port: int) -> bool:
+    try:
+        urllib.request.urlopen(f"http://127.0.0.1:{port}/v2/health/live", timeout=1)
+    except urllib.error.HTTPError:
+        return True  # the bare app answers every path
+    except OSError:
+        return False
+    return True
+
+
+def modelport_command(repo: Path, port_file: Path) -> list[str]:
+    """``modelport serve`` as every benchmark runs it: free ports, one onnxruntime thread."""
+    return [
+        sys.executable, "-m", "modelport", "serve", str(repo), "--http-port", "0",
+        "--grpc-port", "0", "--intra-op-threads", "1", "--inter-op-threads", "1",
+        "--log-level", "warning", "--port-file", str(port_file),
+    ]  # fmt: skip
+
+
+def v2_scenarios(grpc: bool) -> list[Scenario]:
+    """What modelport and Triton are both measured on."""
+    found: list[Scenario] = []
+    for kind in ("v2-json", "v2-binary"):
+        found += [("mlp", "/v2/models/mlp/infer", kind, c) for c in (1, 16, 64)]
+    for model in ("wide", "wide_batched"):
+        found += [
+            (model, f"/v2/models/{model}/infer", kind, 64) for kind in ("v2-json", "v2-binary")
+        ]
+    if grpc:
+        found += [("mlp", "", "grpc", c) for c in (1, 16, 64)] + [("wide_batched", "", "grpc", 64)]
+    return found
+
+
+def modelport(repo: Path, tmp: str, grpc: bool) -> Spec:
+    port_file = Path(tmp) / "modelport.json"
+    scenarios = v2_scenarios(grpc)
+    scenarios.insert(6, ("mlp", "/models/mlp/predict", "predict", 16))
+    command = modelport_command(repo, port_file)
+    return Spec("modelport", lambda: _port_file_server(command, port_file), scenarios)
+
+
+def bare(repo: Path, tmp: str) -> Spec:
+    port_file = Path(tmp) / "bare.json"
+    script = Path(__file__).parent / "bare_asgi.py"
+    command = [sys.executable, str(script), str(repo / "mlp" / "1" / "model.onnx"), str(port_file)]
+    scenarios = [("mlp", "/predict", "predict", c) for c in (1, 16, 64)]
+    scenarios += [("mlp", "/raw", "raw", c) for c in (16, 64)]
+    return Spec("bare-ASGI limit", lambda: _port_file_server(command, port_file), scenarios)
+
+
+def flask(repo: Path, tmp: str) -> Spec | None:
+    if importlib.util.find_spec("flask") is None:
+        return None
+    port_file = Path(tmp) / "flask.json"
+    script = Path(__file__).parent / "flask_seed.py"
+    command = [sys.executable, str(script), str(repo / "mlp" / "1" / "model.onnx"), str(port_file)]
+    scenarios = [("mlp", "/predict", "predict", c) for c in (1, 16)]
+    return Spec("Flask seed", lambda: _port_file_server(command, port_file), scenarios)
+
+
+def triton_server(repo: Path, tmp: str, grpc: bool) -> Spec | None:
+    root = triton.install()
+    if root is None:
+        return None
+    triton_repo = triton.repository(repo, Path(tmp) / "triton-repo", BATCHED)
+
+    def launch() -> Running:
+        process, http, grpc_port = triton.start(root, triton_repo, pin(SERVER_CORE))
+        return Running(process, http, grpc_port)
+
+    return Spec("Triton 2.51 (Python backend)", launch, v2_scenarios(grpc))
