@@ -5,11 +5,12 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from modelport import conversion
+if TYPE_CHECKING:
+    from modelport import conversion
 
 
 def add_parser(commands: Any, name: str) -> None:
@@ -26,6 +27,8 @@ def add_parser(commands: Any, name: str) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from modelport import conversion  # onnx and the converters: only for this command
+
     out = args.out or conversion.next_version(args.source)
     if out is None:
         print(

@@ -14,9 +14,11 @@ import os
 import shutil
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import onnx
-from onnx import external_data_helper
+if TYPE_CHECKING:
+    import onnx
+
 
 WEIGHTS = "weights.bin"
 MIN_SHARED_BYTES = 1024
@@ -30,6 +32,9 @@ def shared_copy(artifact: Path, cache: Path) -> Path:
     if (target / "model.onnx").exists():
         return target / "model.onnx"
     cache.mkdir(parents=True, exist_ok=True, mode=0o700)
+    import onnx  # 12 MiB, needed only to write the copy: never imported by a serving process
+    from onnx import external_data_helper
+
     staging = Path(tempfile.mkdtemp(dir=cache, prefix=".staging-"))
     try:
         model = onnx.load(str(artifact), load_external_data=False)
@@ -46,6 +51,8 @@ def shared_copy(artifact: Path, cache: Path) -> Path:
 
 
 def _has_external_data(model: onnx.ModelProto) -> bool:
+    import onnx
+
     return any(t.data_location == onnx.TensorProto.EXTERNAL for t in model.graph.initializer)
 
 
