@@ -30,3 +30,14 @@ def test_importing_modelport_loads_no_runtime() -> None:
     code = "import sys, modelport; print('onnxruntime' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_the_serve_command_imports_no_converter_or_framework() -> None:
+    """A serving process carries only what serving needs (memory: `onnx` alone is 12 MiB)."""
+    import subprocess
+    import sys
+
+    heavy = ["onnx", "skl2onnx", "sklearn", "torch", "tensorflow", "matplotlib", "watchfiles"]
+    code = f"import sys, modelport.cli.serve; print([m for m in {heavy!r} if m in sys.modules])"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
