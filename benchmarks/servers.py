@@ -89,16 +89,24 @@ def pss_mib(pid: int) -> float:
 
 def _port_file_server(command: list[str], port_file: Path) -> Running:
     """Start a server that writes its ports to ``port_file``; wait until it answers."""
+    port_file.unlink(missing_ok=True)  # a relaunch must not read the last run's ports
     process = subprocess.Popen(pin(SERVER_CORE) + command, stdout=subprocess.DEVNULL)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
-        if port_file.exists():
-            ports = json.loads(port_file.read_text())
-            if _answers(int(ports["http"])):
-                return Running(process, int(ports["http"]), int(ports.get("grpc", 0)))
+        ports = _read_ports(port_file)
+        if ports and _answers(int(ports["http"])):
+            return Running(process, int(ports["http"]), int(ports.get("grpc", 0)))
         time.sleep(0.1)
     process.kill()
     raise RuntimeError(f"server did not start: {command}")
+
+
+def _read_ports(port_file: Path) -> dict[str, int] | None:
+    """The ports, once the file is whole (the baselines do not write it atomically)."""
+    try:
+        return dict(json.loads(port_file.read_text()))
+    except (FileNotFoundError, json.JSONDecodeError):
+        return None
 
 
 def _answers(port: int) -> bool:
