@@ -45,6 +45,9 @@ class Settings:
     port_file: str = ""
     grpc_port: int = 8001
     grpc_max_message_bytes: int = DEFAULT_MAX_REQUEST_BYTES
+    grpc_max_concurrent_calls: int = 128
+    """gRPC calls served at once, each in a thread (an open stream holds one for its life);
+    a call beyond it is refused at once with RESOURCE_EXHAUSTED, never queued."""
     allow_grpc: bool = True
     allow_metrics: bool = True
     metrics_port: int = -1  # -1: only /metrics on the HTTP port; 0: a free port

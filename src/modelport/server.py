@@ -126,8 +126,9 @@ class Server:
         # out of the garbage collector's scans, which otherwise run on the request path.
         gc.freeze()
         if self.settings.allow_grpc:
-            max_message = self.settings.grpc_max_message_bytes
-            self._grpc = GrpcServer(self.dataplane, max_message)
+            self._grpc = GrpcServer(
+                self.dataplane, s.grpc_max_message_bytes, s.grpc_max_concurrent_calls
+            )
             port = self.sockets.grpc_port if self.sockets else self.settings.grpc_port
             self.grpc_port = await self._grpc.start(s.host, port, reuse_port=bool(self.sockets))
             if not self.grpc_port:

@@ -55,6 +55,7 @@ def add_parser(commands: Any, name: str) -> None:
     add("--allow-metrics", type=_bool, metavar="BOOL", help="serve GET /metrics (default true)")
     add("--metrics-port", type=int, help="also serve /metrics on this port (Triton: 8002)")
     add("--grpc-max-message-bytes", type=int, help="largest gRPC message (default 64 MiB)")
+    add("--grpc-max-concurrent-calls", type=int, help="gRPC calls served at once (128)")
     add(
         "--model-control-mode", choices=["none", "poll", "explicit"], help="as Triton; default none"
     )

@@ -21,8 +21,9 @@ from modelport.protocol._generated import grpc_service_pb2 as pb
 from modelport.protocol._generated import grpc_service_pb2_grpc as pb_grpc
 
 SERVICE = pb.DESCRIPTOR.services_by_name["GRPCInferenceService"].full_name
-DEFAULT_THREADS = 64
-"""Calls served at once (each waits in a thread while the loop answers it); more queue."""
+DEFAULT_CALLS = 128
+"""Calls served at once, one thread each (an open stream holds its thread); more are
+refused with RESOURCE_EXHAUSTED rather than queued without an answer."""
 
 
 def _reflection_pool() -> descriptor_pool.DescriptorPool:
@@ -37,11 +38,11 @@ def _reflection_pool() -> descriptor_pool.DescriptorPool:
 
 class GrpcServer:
     def __init__(
-        self, dataplane: DataPlane, max_message_bytes: int, threads: int = DEFAULT_THREADS
+        self, dataplane: DataPlane, max_message_bytes: int, max_calls: int = DEFAULT_CALLS
     ) -> None:
         self._dataplane = dataplane
         self._max = max_message_bytes
-        self._threads = threads
+        self._calls = max_calls
         self._server: grpc.Server | None = None
         self._health = health.HealthServicer()
 
@@ -53,8 +54,8 @@ class GrpcServer:
             ("grpc.max_send_message_length", self._max),
             ("grpc.so_reuseport", int(reuse_port)),
         ]
-        pool = ThreadPoolExecutor(self._threads, thread_name_prefix="modelport-grpc")
-        server = grpc.server(pool, options=options)
+        pool = ThreadPoolExecutor(self._calls, thread_name_prefix="modelport-grpc")
+        server = grpc.server(pool, options=options, maximum_concurrent_rpcs=self._calls)
         bridge = LoopBridge(self._dataplane, asyncio.get_running_loop())
         pb_grpc.add_GRPCInferenceServiceServicer_to_server(InferenceServicer(bridge), server)  # type: ignore[no-untyped-call]
         health_pb2_grpc.add_HealthServicer_to_server(self._health, server)
