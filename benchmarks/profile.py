@@ -4,8 +4,10 @@
 
 Starts modelport on the benchmark models (server on core 1), drives one scenario with the
 HTTP load generator (core 0), samples the server with py-spy (``pip install py-spy``) for
-``--seconds``, and prints the functions holding the most samples: inclusive (the function and
-what it calls) and self. Sampling stops the server briefly each time, so the request rate is
+``--seconds``, and prints the functions holding the most samples of the main thread (the
+event loop, where HTTP requests are served; ``--all-threads`` counts every thread, but
+py-spy takes grpc's and the executors' idle threads, blocked in C, for busy ones):
+inclusive (the function and what it calls) and self. Sampling stops the server briefly each time, so the request rate is
 lower while it runs; compare shares, not rates. Also prints the server's user and system CPU
 per request measured over the same window.
 """
@@ -36,6 +38,7 @@ def main() -> None:
     args.add_argument("-c", type=int, default=16, help="concurrency")
     args.add_argument("--seconds", type=int, default=10)
     args.add_argument("--top", type=int, default=30)
+    args.add_argument("--all-threads", action="store_true", help="not only the event loop's")
     opts = args.parse_args()
     spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
     if not Path(spy).exists():
@@ -47,7 +50,7 @@ def main() -> None:
             stacks = profile(server, opts, spy, Path(tmp) / "stacks.txt")
         finally:
             server.stop()
-    report(stacks, opts.top)
+        report(stacks, opts.top, opts.all_threads)
 
 
 def profile(server: servers.Running, opts: argparse.Namespace, spy: str, out: Path) -> Path:
@@ -81,14 +84,14 @@ def _times(pid: int) -> tuple[float, float]:
     return int(fields[11]) / tick, int(fields[12]) / tick
 
 
-def report(stacks: Path, top: int) -> None:
+def report(stacks: Path, top: int, all_threads: bool) -> None:
     inclusive: collections.Counter[str] = collections.Counter()
     own: collections.Counter[str] = collections.Counter()
     total = 0
     for line in stacks.read_text().splitlines():
         stack, _, count = line.rpartition(" ")
         frames = [FRAME.sub(r" (\1)", frame) for frame in stack.split(";")]
-        if not frames or not count.isdigit():
+        if not count.isdigit() or not (all_threads or "_run_module_as_main" in stack):
             continue
         total += int(count)
         own[frames[-1]] += int(count)
