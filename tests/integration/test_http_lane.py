@@ -187,6 +187,24 @@ async def test_chunked_body_over_the_limit_is_413_and_the_server_serves_on(
         await assert_serving(server)
 
 
+async def test_a_refused_request_with_an_endless_body_is_answered_and_closed(
+    server: Server,
+) -> None:
+    async with connect(server) as (reader, writer):
+        writer.write(
+            b"POST /v2/models/nope/infer HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+        )
+        chunk = b" " * 4096
+        for _ in range(LIMIT // len(chunk) + 2):  # past the limit: answered without the end
+            writer.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+        answer = await read_answer(reader)
+        assert answer.status == 404 and answer.headers["connection"] == "close"
+        for _ in range(LIMIT // len(chunk) + 2):  # past twice the limit: cut off
+            writer.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+        assert await closed_by_server(reader)
+    await assert_serving(server)
+
+
 async def test_gzip_body_through_the_lane(server: Server) -> None:
     async with connect(server) as (reader, writer):
         writer.write(

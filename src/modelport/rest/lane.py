@@ -120,13 +120,14 @@ class InferenceLane(GuardedHttpToolsProtocol):
         if pending.discarding:
             if pending.size > 2 * self.service.limit:
                 self.transport.close()  # enough read for nothing: let the client see a reset
+        elif pending.size > self.service.limit:
+            self._answer_early(pending, pending.refused or self._over_limit(pending))
         elif pending.refused is None:
-            if pending.size > self.service.limit:
-                message = too_large(pending.size, self.service.limit)
-                refused = self.service.failed(pending.name, ErrorCode.PAYLOAD_TOO_LARGE, message)
-                self._answer_early(pending, refused)
-            else:
-                pending.chunks.append(body)
+            pending.chunks.append(body)
+
+    def _over_limit(self, pending: _Pending) -> Reply:
+        message = too_large(pending.size, self.service.limit)
+        return self.service.failed(pending.name, ErrorCode.PAYLOAD_TOO_LARGE, message)
 
     def on_message_complete(self) -> None:
         pending = self._pending
