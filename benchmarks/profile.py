@@ -7,9 +7,9 @@ HTTP load generator (core 0), samples the server with py-spy (``pip install py-s
 ``--seconds``, and prints the functions holding the most samples of the main thread (the
 event loop, where HTTP requests are served; ``--all-threads`` counts every thread, but
 py-spy takes grpc's and the executors' idle threads, blocked in C, for busy ones):
-inclusive (the function and what it calls) and self. Sampling stops the server briefly each time, so the request rate is
-lower while it runs; compare shares, not rates. Also prints the server's user and system CPU
-per request measured over the same window.
+inclusive (the function and what it calls) and self. Sampling stops the server briefly each
+time, so the request rate is lower while it runs; compare shares, not rates. Also prints
+the server's user and system CPU per request measured over the same window.
 """
 
 from __future__ import annotations
