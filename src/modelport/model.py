@@ -69,12 +69,9 @@ class LoadedModel:
 
     def run_now(self, inputs: Arrays, outputs: Sequence[str]) -> Arrays:
         """One request's outputs, computed now on this thread (``immediate`` models only)."""
-        started = time.perf_counter_ns()
-        result = self.runtime.infer(inputs, outputs)
-        compute = time.perf_counter_ns() - started
         self.stats.executed(_rows(inputs))
-        self.stats.queue.add(0)
-        self.stats.compute_infer.add(compute)
+        result, compute = _timed(self.runtime, inputs, outputs)
+        self._ran(0, compute)
         return result
 
     async def run(self, inputs: Arrays, outputs: Sequence[str], timeout_us: int = 0) -> Arrays:
@@ -91,17 +88,18 @@ class LoadedModel:
                 queued = max(time.perf_counter_ns() - submitted - compute, 0)
         finally:
             self.inflight -= 1
+        self._ran(queued, compute)
+        return result
+
+    def _ran(self, queued: int, compute: int) -> None:
         self.stats.queue.add(queued)
         self.stats.compute_infer.add(compute)
-        return result
 
     async def execute(self, inputs: Arrays, outputs: Sequence[str]) -> tuple[Arrays, int]:
         """One runtime call (a request or a whole batch); returns outputs and compute ns."""
         self.stats.executed(_rows(inputs))
         if self.inline:
-            started = time.perf_counter_ns()
-            result = self.runtime.infer(inputs, outputs)
-            return result, time.perf_counter_ns() - started
+            return _timed(self.runtime, inputs, outputs)
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self.executor, _timed, self.runtime, inputs, outputs)
 

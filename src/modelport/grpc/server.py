@@ -44,6 +44,7 @@ class GrpcServer:
         self._max = max_message_bytes
         self._calls = max_calls
         self._server: grpc.Server | None = None
+        self._pool: ThreadPoolExecutor | None = None
         self._health = health.HealthServicer()
 
     async def start(self, host: str, port: int, reuse_port: bool = False) -> int:
@@ -67,7 +68,7 @@ class GrpcServer:
         except RuntimeError:  # grpcio raises where it used to return 0
             return 0
         server.start()
-        self._server = server
+        self._server, self._pool = server, pool
         for service in ("", SERVICE):
             self._health.set(service, health_pb2.HealthCheckResponse.SERVING)
         return bound
@@ -80,4 +81,6 @@ class GrpcServer:
         self._health.enter_graceful_shutdown()
         stopped = self._server.stop(grace)
         await asyncio.to_thread(stopped.wait)
-        self._server = None
+        if self._pool is not None:
+            self._pool.shutdown(wait=False)  # grpcio leaves the pool it was given running
+        self._server = self._pool = None
