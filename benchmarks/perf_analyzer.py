@@ -12,19 +12,17 @@ from __future__ import annotations
 
 import argparse
 import datetime
-import json
 import os
 import re
 import subprocess
 import sys
 import tempfile
-import time
 import zipfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks import models
-from benchmarks.servers import CLIENT_CORE, SERVER_CORE, modelport_command, pin
+from benchmarks.servers import CLIENT_CORE, modelport, pin
 
 CACHE = Path(__file__).parent / ".cache"
 RESULTS = Path(__file__).parent / "results"
@@ -104,36 +102,16 @@ def main() -> None:
     binary, env = install()
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
-        repo = models.repository(Path(tmp) / "repo")
-        port_file = Path(tmp) / "ports.json"
-        command = [*pin(SERVER_CORE), *modelport_command(repo, port_file)]
-        process = subprocess.Popen(command, stdout=subprocess.DEVNULL)
+        server = modelport(models.repository(Path(tmp) / "repo"), tmp, grpc=True).launch()
         try:
-            ports = _ports(port_file)
-            for protocol in ("http", "grpc"):
+            for protocol, port in (("http", server.http), ("grpc", server.grpc)):
                 for c in (1, 16, 64):
-                    url = f"127.0.0.1:{ports[protocol]}"
-                    rows.append(
-                        {
-                            "protocol": protocol,
-                            "c": c,
-                            **measure(binary, env, url, protocol, c, window),
-                        }
-                    )
+                    found = measure(binary, env, f"127.0.0.1:{port}", protocol, c, window)
+                    rows.append({"protocol": protocol, "c": c, **found})
                     print(rows[-1], flush=True)
         finally:
-            process.terminate()
-            process.wait(30)
+            server.stop()
     write(rows, window)
-
-
-def _ports(port_file: Path) -> dict[str, int]:
-    for _ in range(600):
-        if port_file.exists():
-            time.sleep(0.5)  # the models are loaded before the file is written
-            return {k: int(v) for k, v in json.loads(port_file.read_text()).items()}
-        time.sleep(0.1)
-    raise RuntimeError("modelport did not start")
 
 
 def write(rows: list[dict[str, float]], window: int) -> None:

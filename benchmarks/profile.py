@@ -65,23 +65,16 @@ def profile(server: servers.Running, opts: argparse.Namespace, spy: str, out: Pa
     record = [spy, "record", "-r", "250", "-f", "raw", "-o", str(out)]
     record += ["-p", str(server.process.pid), "-d", str(opts.seconds)]
     sampler = subprocess.Popen(record, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    before = _times(server.process.pid)
+    before = servers.cpu_times(server.process.pid)
     result = load.run(scenario)
-    user, system = (
-        after - start for after, start in zip(_times(server.process.pid), before, strict=True)
-    )
+    after = servers.cpu_times(server.process.pid)
+    user, system = (end - start for end, start in zip(after, before, strict=True))
     sampler.wait()
     per = 1e6 / max(result.all_requests, 1)
     rate = result.summary()["rps"]
     print(f"{rate:,.0f} requests/s while sampled; CPU per request: user {user * per:.0f} µs, "
           f"system {system * per:.0f} µs")  # fmt: skip
     return out
-
-
-def _times(pid: int) -> tuple[float, float]:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    tick = os.sysconf("SC_CLK_TCK")
-    return int(fields[11]) / tick, int(fields[12]) / tick
 
 
 def report(stacks: Path, top: int, all_threads: bool) -> None:

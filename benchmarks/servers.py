@@ -41,19 +41,13 @@ class Running:
 
     def pids(self) -> list[int]:
         """The server and every process it started."""
-        found, queue = [], [self.process.pid]
-        while queue:
-            pid = queue.pop()
-            found.append(pid)
-            children = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True)
-            queue += [int(child) for child in children.stdout.split()]
-        return found
+        return process_tree(self.process.pid)
 
     def cpu_seconds(self) -> float:
-        return sum(_cpu_seconds(pid) for pid in self.pids())
+        return sum(sum(cpu_times(pid)) for pid in self.pids())
 
     def pss_mib(self) -> float:
-        return sum(pss_mib(pid) for pid in self.pids())
+        return sum(smaps_mib(pid, "Pss") for pid in self.pids())
 
     def stop(self) -> None:
         self.process.terminate()
@@ -71,20 +65,34 @@ class Spec:
     scenarios: list[Scenario]
 
 
-def _cpu_seconds(pid: int) -> float:
+def process_tree(root: int) -> list[int]:
+    """A process and all its descendants, the root first."""
+    found, queue = [], [root]
+    while queue:
+        pid = queue.pop(0)
+        found.append(pid)
+        children = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True)
+        queue += [int(child) for child in children.stdout.split()]
+    return found
+
+
+def cpu_times(pid: int) -> tuple[float, float]:
+    """User and system CPU seconds of a process (zero once it has gone)."""
     try:
         fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     except FileNotFoundError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        return 0.0, 0.0
+    tick = os.sysconf("SC_CLK_TCK")
+    return int(fields[11]) / tick, int(fields[12]) / tick
 
 
-def pss_mib(pid: int) -> float:
+def smaps_mib(pid: int, key: str) -> float:
+    """One line of a process's ``smaps_rollup`` (``Pss``, ``Private_Dirty``...) in MiB."""
     try:
         lines = Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines()
     except FileNotFoundError:
         return 0.0
-    return next((int(line.split()[1]) / 1024 for line in lines if line.startswith("Pss:")), 0.0)
+    return next((int(line.split()[1]) / 1024 for line in lines if line.startswith(f"{key}:")), 0.0)
 
 
 def _port_file_server(command: list[str], port_file: Path) -> Running:

@@ -20,21 +20,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks import models
-from benchmarks.servers import pss_mib
+from benchmarks.servers import process_tree, smaps_mib
 
 RESULTS = Path(__file__).parent / "results"
-
-
-def family(pid: int) -> list[int]:
-    children = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout
-    return [pid, *map(int, children.split())]
-
-
-def private_mib(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
-        if line.startswith("Private_Dirty:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
 
 
 def measure(repo: Path, workers: int, tmp: str) -> tuple[float, list[tuple[float, float]]]:
@@ -69,7 +57,10 @@ def measure(repo: Path, workers: int, tmp: str) -> tuple[float, list[tuple[float
         for _ in range(workers * 8):  # every worker has run the model (weights touched)
             urllib.request.urlopen(f"http://127.0.0.1:{port}/models/wide/predict", body).read()
         time.sleep(1)
-        each = [(pss_mib(pid), private_mib(pid)) for pid in family(process.pid)]
+        each = [
+            (smaps_mib(pid, "Pss"), smaps_mib(pid, "Private_Dirty"))
+            for pid in process_tree(process.pid)
+        ]
         return sum(pss for pss, _ in each), each
     finally:
         process.terminate()
