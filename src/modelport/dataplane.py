@@ -14,7 +14,7 @@ import numpy as np
 
 from modelport.config import ModelConfig
 from modelport.control import ModelControl
-from modelport.errors import ErrorCode, InferenceFailed, InvalidInput, ModelNotFound
+from modelport.errors import ErrorCode, InferenceFailed, InvalidInput, ModelNotFound, shown
 from modelport.model import LoadedModel
 from modelport.registry import ModelRegistry
 from modelport.tensor import datatype_of
@@ -73,7 +73,7 @@ class DataPlane:
     def model_ready(self, name: str, version: str = "") -> bool:
         """Whether a known model (version) can serve; an unknown model is a 404, not False."""
         if name not in self._registry.names():
-            raise ModelNotFound(f"unknown model '{name}'")
+            raise ModelNotFound(f"unknown model {shown(name)}")
         return not self.draining and self._registry.is_ready(name, version)
 
     def require_ready(self, name: str, version: str = "") -> None:
@@ -108,7 +108,7 @@ class DataPlane:
             models = [self._registry.get(name, version)]
         else:
             if name and name not in self._registry.names():
-                raise ModelNotFound(f"unknown model '{name}'")
+                raise ModelNotFound(f"unknown model {shown(name)}")
             models = self._registry.ready_models(name)
         return [VersionStats(m.metadata.name, m.version, m.stats) for m in models]
 

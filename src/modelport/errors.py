@@ -38,12 +38,43 @@ class ErrorCode(enum.Enum):
     INTERNAL = "INTERNAL"
 
 
+SHOWN_CHARS = 64
+"""The most characters of one client-sent string (a name, a value) an error message echoes."""
+MAX_MESSAGE_BYTES = 1024
+"""The longest error message in UTF-8: an HTTP body, a gRPC trailer (clients refuse trailers
+over 8 KiB, and gRPC percent-encodes each non-ASCII byte as three)."""
+
+
+def shown(value: object, limit: int = SHOWN_CHARS) -> str:
+    """A client-sent value as an error message quotes it: a string in quotes, anything else
+    as its repr, each ``clipped``."""
+    return f"'{clipped(value, limit)}'" if isinstance(value, str) else clipped(repr(value), limit)
+
+
+def clipped(text: str, limit: int = SHOWN_CHARS) -> str:
+    """``text`` with control characters escaped, cut to ``limit`` characters (its length
+    said when it was cut)."""
+    if not text.isprintable():
+        text = text.encode("unicode_escape").decode("ascii")
+    return text if len(text) <= limit else f"{text[:limit]}… ({len(text)} characters)"
+
+
+def bounded(message: str) -> str:
+    """``message`` cut to MAX_MESSAGE_BYTES of UTF-8, on a character boundary."""
+    raw = message.encode()
+    if len(raw) <= MAX_MESSAGE_BYTES:
+        return message
+    return raw[: MAX_MESSAGE_BYTES - 3].decode(errors="ignore") + "…"
+
+
 class ModelportError(Exception):
-    """Base of every error modelport raises on purpose."""
+    """Base of every error modelport raises on purpose; its message is bounded, so no
+    client input echoed in it can grow a response or a trailer past what clients take."""
 
     code: ErrorCode = ErrorCode.INTERNAL
 
     def __init__(self, message: str) -> None:
+        message = bounded(message)
         super().__init__(message)
         self.message = message
 

@@ -15,7 +15,7 @@ from typing import Any
 import ml_dtypes
 import numpy as np
 
-from modelport.errors import InvalidInput
+from modelport.errors import InvalidInput, shown
 
 MAX_ELEMENTS = 2**32
 """No tensor may claim more elements than this, whatever its byte size."""
@@ -71,7 +71,9 @@ def datatype(name: str) -> DataType:
     """The row for a V2 datatype name; a clear error for anything else."""
     row = DATATYPES.get(name) if isinstance(name, str) else None
     if row is None:
-        raise InvalidInput(f"unsupported datatype {name!r}; expected one of {', '.join(DATATYPES)}")
+        raise InvalidInput(
+            f"unsupported datatype {shown(name)}; expected one of {', '.join(DATATYPES)}"
+        )
     return row
 
 
@@ -107,7 +109,7 @@ def checked_shape(shape: object, what: str) -> tuple[int, ...]:
         raise InvalidInput(f"{what}: shape has {len(shape)} dimensions; the maximum is {MAX_RANK}")
     for dim in shape:
         if type(dim) is not int:
-            raise InvalidInput(f"{what}: shape dimensions must be integers, got {dim!r}")
+            raise InvalidInput(f"{what}: shape dimensions must be integers, got {shown(dim)}")
         if dim < 0:
             raise InvalidInput(f"{what}: shape dimensions must be non-negative, got {dim}")
     element_count(shape, what)
@@ -201,7 +203,7 @@ def _bytes_array(values: Any, what: str) -> np.ndarray:
         elif isinstance(item, bytes):
             out[i] = item
         else:
-            raise InvalidInput(f"{what}: BYTES elements must be strings, got {item!r}")
+            raise InvalidInput(f"{what}: BYTES elements must be strings, got {shown(item)}")
     return out
 
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from modelport.errors import InvalidInput
+from modelport.errors import InvalidInput, shown
 from modelport.tensor import TensorSpec
 
 Parameters = Mapping[str, str | int | float | bool]
@@ -91,7 +91,9 @@ class ModelMetadata:
         spec = self.input(name)
         if spec is None:
             known = [s.name for s in self.inputs]
-            raise InvalidInput(f"unknown input '{name}' for model '{self.name}'; inputs: {known}")
+            raise InvalidInput(
+                f"unknown input {shown(name)} for model '{self.name}'; inputs: {known}"
+            )
         return spec
 
     def output(self, name: str) -> TensorSpec | None:

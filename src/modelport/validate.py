@@ -5,7 +5,7 @@ Every message names the model and the tensor, in Triton's wording where there is
 
 from __future__ import annotations
 
-from modelport.errors import InvalidInput
+from modelport.errors import InvalidInput, shown
 from modelport.tensor import TensorSpec
 from modelport.types import InferInput, InferRequest, ModelMetadata
 
@@ -25,7 +25,7 @@ def check_input_names(request: InferRequest, metadata: ModelMetadata) -> None:
     unknown = [name for name in given if name not in expected]
     if unknown:
         raise InvalidInput(
-            f"unexpected inference input(s) {unknown} for model '{metadata.name}'; "
+            f"unexpected inference input(s) {_listed(unknown)} for model '{metadata.name}'; "
             f"the model's inputs are {expected}"
         )
     missing = [name for name in expected if name not in given]
@@ -57,6 +57,12 @@ def check_outputs(request: InferRequest, metadata: ModelMetadata) -> None:
     for output in request.outputs:
         if output.name not in known:
             raise InvalidInput(
-                f"unexpected inference output '{output.name}' for model '{metadata.name}'; "
+                f"unexpected inference output {shown(output.name)} for model '{metadata.name}'; "
                 f"the model's outputs are {known}"
             )
+
+
+def _listed(names: list[str], most: int = 4) -> str:
+    """Client-sent names for a message: the first few, each bounded."""
+    more = f" and {len(names) - most} more" if len(names) > most else ""
+    return f"[{', '.join(shown(name) for name in names[:most])}]{more}"

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from modelport.errors import InvalidInput
+from modelport.errors import InvalidInput, shown
 from modelport.protocol import v2_json
 from modelport.tensor import TensorSpec, array_from_nested, datatype, element_count
 from modelport.types import InferInput, InferRequest, InferResponse, ModelMetadata
@@ -47,7 +47,7 @@ def _named_values(value: Any, metadata: ModelMetadata) -> dict[str, Any]:
 def _decode_input(metadata: ModelMetadata, name: str, value: Any) -> tuple[InferInput, bool]:
     spec = metadata.require_input(name)
     row = datatype(spec.datatype)
-    what = f"input '{name}'"
+    what = f"input {shown(name)}"
     if not isinstance(value, list):
         raise InvalidInput(f"{what}: expected a (nested) list of values")
     array, single = _fit(array_from_nested(value, row, what), spec)

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from modelport.errors import InvalidInput
+from modelport.errors import InvalidInput, shown
 from modelport.protocol.v2_json import json_values
 from modelport.tensor import TensorSpec, array_from_nested, datatype
 from modelport.types import InferInput, InferRequest, InferResponse, ModelIndexEntry, ModelMetadata
@@ -68,7 +68,7 @@ def _columns(inputs: Any, metadata: ModelMetadata) -> dict[str, Any]:
 def _tensor(metadata: ModelMetadata, name: str, value: Any) -> InferInput:
     spec = metadata.require_input(name)
     row = datatype(spec.datatype)
-    what = f"input '{name}'"
+    what = f"input {shown(name)}"
     if row.name == "BYTES":
         value = _unwrap_b64(value, what)
     elif _holds_b64(value):

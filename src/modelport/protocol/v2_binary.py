@@ -7,7 +7,7 @@ body is the raw bytes of a model's single input.
 
 from __future__ import annotations
 
-from modelport.errors import InvalidInput
+from modelport.errors import InvalidInput, shown
 from modelport.protocol import jsonbody, v2_json
 from modelport.tensor import TensorSpec, array_from_buffer, datatype
 from modelport.types import InferInput, InferRequest, InferResponse, ModelMetadata
@@ -24,7 +24,7 @@ def header_length(value: str | None, body_size: int) -> int | None:
     text = value.strip()
     if not text.isdigit() or len(text) > 19:
         raise InvalidInput(
-            f"Inference-Header-Content-Length must be a non-negative integer, got {value!r}"
+            f"Inference-Header-Content-Length must be a non-negative integer, got {shown(value)}"
         )
     length = int(text)
     if length > body_size:

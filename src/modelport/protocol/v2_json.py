@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from modelport.errors import InvalidInput
+from modelport.errors import InvalidInput, shown
 from modelport.tensor import (
     DATATYPES,
     DataType,
@@ -98,7 +98,7 @@ def _decode_input(obj: Any, index: int, binary: BinaryCursor | None) -> InferInp
     name = obj.get("name")
     if not isinstance(name, str) or not name:
         raise InvalidInput(f"inputs[{index}] must have a non-empty string 'name'")
-    what = f"input '{name}'"
+    what = f"input {shown(name)}"
     row = datatype(obj.get("datatype"))  # type: ignore[arg-type]
     shape = checked_shape(obj.get("shape"), what)
     parameters = parameters_of(obj.get("parameters"), what)
@@ -158,7 +158,7 @@ def reject_duplicates(names: Iterable[str], kind: str) -> None:
     seen: set[str] = set()
     for name in names:
         if name in seen:
-            raise InvalidInput(f"{kind} '{name}' appears more than once in the request")
+            raise InvalidInput(f"{kind} {shown(name)} appears more than once in the request")
         seen.add(name)
 
 

@@ -8,7 +8,7 @@ from collections.abc import Mapping
 
 from starlette.types import Receive
 
-from modelport.errors import InvalidInput, PayloadTooLarge, UnsupportedMediaType
+from modelport.errors import InvalidInput, PayloadTooLarge, UnsupportedMediaType, shown
 
 _REFUSED_TYPES = (
     "multipart/",
@@ -31,7 +31,9 @@ def check_head(headers: Mapping[str, str], limit: int) -> None:
     lowered = headers.get("content-type", "").strip().lower()
     if lowered.startswith(_REFUSED_TYPES):
         kind = lowered.split(";")[0]
-        raise UnsupportedMediaType(f"content type {kind!r} is not accepted; send JSON or binary")
+        raise UnsupportedMediaType(
+            f"content type {shown(kind)} is not accepted; send JSON or binary"
+        )
     declared = headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit:
         raise PayloadTooLarge(too_large(int(declared), limit))
@@ -68,7 +70,7 @@ def decompress(body: bytes, headers: Mapping[str, str], limit: int) -> bytes:
         return body
     if encoding not in ("gzip", "deflate", "x-gzip"):
         raise UnsupportedMediaType(
-            f"unsupported Content-Encoding {encoding!r}; use gzip or deflate"
+            f"unsupported Content-Encoding {shown(encoding)}; use gzip or deflate"
         )
     inflater = zlib.decompressobj(zlib.MAX_WBITS | 32)  # gzip or zlib header, auto-detected
     try:

@@ -8,7 +8,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
-from modelport.errors import ErrorCode, ModelportError
+from modelport.errors import ErrorCode, ModelportError, shown
 from modelport.protocol.jsonbody import error_body
 
 logger = logging.getLogger(__name__)
@@ -47,7 +47,7 @@ def count_failure(request: Request, code: ErrorCode) -> None:
 
 async def http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
-    message = {404: f"no route for {request.url.path}", 405: "method not allowed"}.get(
+    message = {404: f"no route for {shown(request.url.path)}", 405: "method not allowed"}.get(
         exc.status_code, str(exc.detail)
     )
     return error_response(exc.status_code, message)

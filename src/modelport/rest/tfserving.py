@@ -10,7 +10,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from modelport.errors import InvalidInput, ModelNotFound, Unsupported
+from modelport.errors import InvalidInput, ModelNotFound, Unsupported, clipped, shown
 from modelport.protocol import jsonbody, tfserving
 from modelport.rest.endpoints import Endpoints, json_response
 
@@ -40,7 +40,7 @@ class TfServingRoutes:
     async def dispatch(self, request: Request) -> Response:
         match = PATH.match(request.path_params["rest"])
         if match is None:
-            raise ModelNotFound(f"malformed TF Serving URL {request.url.path}")
+            raise ModelNotFound(f"malformed TF Serving URL {shown(request.url.path)}")
         name, action = match["name"], (match["action"] or "").lower()
         version = self._version(name, match["version"], match["label"])
         wanted = "POST" if action.startswith(":") else "GET"
@@ -61,10 +61,10 @@ class TfServingRoutes:
         if label is None:
             return version or ""
         if not re.fullmatch(r"[A-Za-z0-9_]+", label):
-            raise InvalidInput(f"invalid version label {label!r}")
+            raise InvalidInput(f"invalid version label {shown(label)}")
         _, config = self.dataplane.model_config(name)
         if label not in config.version_labels:
-            raise ModelNotFound(f"Unrecognized servable version label: {label}")
+            raise ModelNotFound(f"Unrecognized servable version label: {clipped(label)}")
         return str(config.version_labels[label])
 
     def status(self, name: str, version: str) -> Response:
@@ -72,8 +72,8 @@ class TfServingRoutes:
         if version:
             entries = [e for e in entries if e.version == version]
         if not entries:
-            suffix = f" version {version}" if version else ""
-            raise ModelNotFound(f"Could not find any versions of model {name}{suffix}")
+            suffix = f" version {clipped(version)}" if version else ""
+            raise ModelNotFound(f"Could not find any versions of model {clipped(name)}{suffix}")
         return json_response(tfserving.status_object(entries))
 
     async def predict(self, request: Request, name: str, version: str) -> Response:
