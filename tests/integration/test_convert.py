@@ -13,8 +13,9 @@ import orjson
 import pytest
 from onnx import numpy_helper
 
-from modelport import conversion
+from modelport import conversion, runtimes
 from modelport.cli import main
+from modelport.config import load_model_config
 from modelport.conversion import converters
 from modelport.runtimes import RuntimeOptions
 from tests.runtimes import frameworks
@@ -55,6 +56,11 @@ def test_conversion_answers_like_the_source(tmp_path: Path, name: str) -> None:
     from modelport.runtimes.onnx import OnnxRuntime
 
     served = OnnxRuntime(tmp_path / name / "2" / "model.onnx", RuntimeOptions())
+    kind, artifact = runtimes.detect(source.parent, source.name)
+    config = load_model_config(source.parent.parent)
+    original = runtimes.load(kind, artifact, RuntimeOptions().for_model(config))
+    # the same signature: names, order, datatypes and shapes of every input and output
+    assert (served.inputs, served.outputs) == (original.inputs, original.outputs)
     assert [s.name for s in served.inputs] == [case.input_name]
     x = frameworks.iris()[0][::10]
     got = served.infer({case.input_name: x}, list(case.output_names))

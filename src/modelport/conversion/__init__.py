@@ -23,7 +23,7 @@ import orjson
 
 from modelport import runtimes
 from modelport.config import ModelConfig, load_model_config
-from modelport.conversion.converters import converter_for, rename
+from modelport.conversion.converters import conform, converter_for, rename
 from modelport.repository.staging import new_version
 from modelport.runtimes import RuntimeOptions
 from modelport.tensor import TensorSpec, datatype
@@ -83,6 +83,7 @@ def convert(
     expected = runtime.infer(feeds, [spec.name for spec in runtime.outputs])
     model = converter(artifact, runtime, runtime.inputs, opset)
     _name_tensors(model, runtime.inputs, runtime.outputs)
+    conform(model, runtime.outputs)
     report = Report(str(source), kind, len(next(iter(feeds.values()))), atol, rtol)
     compare(expected, model, feeds, report)
     report.seconds = time.perf_counter() - started

@@ -130,5 +130,33 @@ def rename(model: onnx.ModelProto, names: dict[str, str]) -> onnx.ModelProto:
     return model
 
 
+def conform(model: onnx.ModelProto, outputs: tuple[TensorSpec, ...]) -> onnx.ModelProto:
+    """The graph's outputs in the source's order, each declared with the source's datatype
+    (a Cast where the converter chose another) and shape, so the converted model's
+    metadata is the source's: clients that take the first output get the same one."""
+    graph = model.graph
+    by_name = {value.name: value for value in graph.output}
+    if set(by_name) != {spec.name for spec in outputs}:
+        return model  # the parity check names what is missing
+    declared = [_declared(graph, by_name[spec.name], spec) for spec in outputs]
+    del graph.output[:]
+    graph.output.extend(declared)
+    return model
+
+
+def _declared(graph: onnx.GraphProto, value: onnx.ValueInfoProto, spec: TensorSpec) -> Any:
+    from modelport.tensor import datatype
+
+    wanted = onnx.helper.np_dtype_to_tensor_dtype(datatype(spec.datatype).numpy)
+    if value.type.tensor_type.elem_type != wanted:
+        produced = f"{spec.name}__converted"
+        for node in graph.node:
+            node.output[:] = [produced if n == spec.name else n for n in node.output]
+            node.input[:] = [produced if n == spec.name else n for n in node.input]
+        graph.node.append(onnx.helper.make_node("Cast", [produced], [spec.name], to=wanted))
+    dims = [dim if dim >= 0 else "batch" if i == 0 else None for i, dim in enumerate(spec.shape)]
+    return onnx.helper.make_tensor_value_info(spec.name, wanted, dims)
+
+
 def _example_shape(spec: TensorSpec) -> tuple[int, ...]:
     return tuple(2 if i == 0 else max(dim, 1) for i, dim in enumerate(spec.shape))
