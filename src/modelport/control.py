@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from modelport.config import Settings
-from modelport.errors import InvalidInput, LoadFailed, ManagementDisabled, ModelNotFound
+from modelport.errors import InvalidInput, LoadFailed, ManagementDisabled, ModelNotFound, shown
 from modelport.registry import ModelRegistry
 from modelport.repository.layout import (
     ModelProblem,
@@ -113,11 +113,16 @@ class ModelControl:
         refuse_uploads(parameters)
         found = [item for item in discover(self.settings) if item.name == name]
         if not found:
-            raise ModelNotFound(f"no model named '{name}' in the model repository")
-        await self._registry.apply(found, names=[name])
-        if not self._registry.is_ready(name):
-            reasons = [e.reason for e in self._registry.index() if e.name == name and e.reason]
-            raise LoadFailed(f"failed to load '{name}': {'; '.join(reasons) or 'not ready'}")
+            raise ModelNotFound(f"no model named {shown(name)} in the model repository")
+        await self._registry.apply(found, names=[name], retry_failed=True)
+        failed = [e for e in self._registry.index() if e.name == name and e.state != "READY"]
+        if failed or not self._registry.is_ready(name):
+            reasons = [
+                f"version {e.version}: {e.reason}" if e.version else e.reason for e in failed
+            ]
+            serving = [m.version for m in self._registry.ready_models(name)]
+            kept = f"; version(s) {serving} keep serving" if serving else ""
+            raise LoadFailed(f"failed to load '{name}': {'; '.join(reasons) or 'not ready'}{kept}")
 
     async def unload(self, name: str) -> None:
         self._require_explicit("unload")
@@ -133,7 +138,7 @@ class ModelControl:
 
     def _check_name(self, name: str) -> None:
         if not is_valid_name(name):
-            raise InvalidInput(f"invalid model name {name!r}")
+            raise InvalidInput(f"invalid model name {shown(name)}")
 
     async def poll_once(self) -> None:
         """One poll: scan, and apply the models that have settled since the last scan."""

@@ -18,10 +18,11 @@ import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeGuard
 
 from modelport import runtimes
 from modelport.config import ModelConfig
-from modelport.errors import ErrorCode, InvalidInput, ModelNotFound, ModelNotReady
+from modelport.errors import ErrorCode, InvalidInput, ModelNotFound, ModelNotReady, shown
 from modelport.metrics import Metrics, ModelGauges
 from modelport.model import LoadedModel, execution_mode
 from modelport.repository.layout import ModelProblem, ModelSource, contained
@@ -47,6 +48,8 @@ class VersionRecord:
     reason: str = ""
     model: LoadedModel | None = None
     fingerprint: tuple[tuple[str, int, int], ...] = ()
+    kept: str = ""
+    """Why this version serves beyond the version policy (a newer one failed to load)."""
 
 
 @dataclass
@@ -54,6 +57,9 @@ class ModelRecord:
     versions: dict[int, VersionRecord] = field(default_factory=dict)
     problem: str = ""
     unloaded: bool = False
+    holding: bool = False
+    """An update failed and the versions that served before keep serving (beyond the
+    version policy, or despite a config that no longer parses) until it succeeds."""
 
 
 class ModelRegistry:
@@ -77,41 +83,65 @@ class ModelRegistry:
         """Initial load: every source, concurrently; failures are kept as reasons."""
         await self.apply(found, names=None)
 
-    async def apply(self, found: Found, names: Iterable[str] | None = None) -> None:
+    async def apply(
+        self, found: Found, names: Iterable[str] | None = None, retry_failed: bool = False
+    ) -> None:
         """Make the loaded set match ``found`` for ``names`` (None: every model, and models
-        absent from ``found`` are unloaded)."""
+        absent from ``found`` are unloaded). A version that failed to load is tried again
+        only when its files change, or with ``retry_failed`` (an explicit load)."""
         async with self._lock:
             wanted = set(names) if names is not None else None
             by_name = _group(found)
             scope = set(by_name) if wanted is None else wanted
             if wanted is None:
                 scope |= {n for n, r in self._models.items() if not r.unloaded}
-            await asyncio.gather(*(self._apply_model(n, by_name.get(n, [])) for n in scope))
+            await asyncio.gather(
+                *(self._apply_model(n, by_name.get(n, []), retry_failed) for n in scope)
+            )
 
     async def unload(self, name: str) -> None:
         async with self._lock:
             if name not in self._models:
-                raise ModelNotFound(f"unknown model '{name}'")
-            await self._apply_model(name, [])
+                raise ModelNotFound(f"unknown model {shown(name)}")
+            await self._apply_model(name, [], retry_failed=False)
 
-    async def _apply_model(self, name: str, items: list[ModelSource | ModelProblem]) -> None:
+    async def _apply_model(
+        self, name: str, items: list[ModelSource | ModelProblem], retry_failed: bool
+    ) -> None:
         record = self._models.setdefault(name, ModelRecord())
         problems = [item.reason for item in items if isinstance(item, ModelProblem)]
         sources = {item.version: item for item in items if isinstance(item, ModelSource)}
         if problems and _has_ready(record):
-            record.problem = f"reload failed: {problems[0]}; serving the loaded versions"
-            logger.error("model %s: %s", name, record.problem)
+            self._keep_serving(name, record, f"reload failed: {problems[0]}")
             return
         record.problem = problems[0] if problems else ""
         record.unloaded = not items
-        retired = [v for v in record.versions if v not in sources]
-        await asyncio.gather(*(self._load_version(record, s) for s in sources.values()))
-        await asyncio.gather(*(self._retire(record, v) for v in retired))
+        await asyncio.gather(
+            *(self._load_version(record, s, retry_failed) for s in sources.values())
+        )
+        failed = [v for v in sources if record.versions[v].state is not ModelState.READY]
+        stale = [v for v in record.versions if v not in sources]
+        record.holding = bool(failed) and any(_is_ready(record.versions[v]) for v in stale)
+        kept = f"kept serving: version(s) {failed} failed to load" if record.holding else ""
+        for version, r in record.versions.items():
+            r.kept = kept if version in stale else ""
+        if record.holding:  # what served keeps serving until its successors are ready
+            stale = [v for v in stale if not _is_ready(record.versions[v])]
+        await asyncio.gather(*(self._retire(record, v) for v in stale))
 
-    async def _load_version(self, record: ModelRecord, source: ModelSource) -> None:
+    def _keep_serving(self, name: str, record: ModelRecord, problem: str) -> None:
+        """A model whose directory became unusable keeps its loaded versions; logged once."""
+        problem = f"{problem}; serving the loaded versions"
+        if problem != record.problem:
+            logger.error("model %s: %s", name, problem)
+        record.problem, record.holding = problem, True
+
+    async def _load_version(
+        self, record: ModelRecord, source: ModelSource, retry_failed: bool
+    ) -> None:
         current = record.versions.get(source.version)
-        if current is not None and current.fingerprint == source.fingerprint and current.model:
-            return
+        if _unchanged(current, source) and (current.model is not None or not retry_failed):
+            return  # loaded, or failed and not worth a retry (nor a log line) until it changes
         if current is None:
             current = record.versions[source.version] = VersionRecord(
                 source.version, ModelState.LOADING
@@ -153,23 +183,25 @@ class ModelRegistry:
         record = self._record(name, version)
         if record.model is None or record.state is not ModelState.READY:
             detail = f": {record.reason}" if record.reason else ""
-            raise ModelNotReady(f"model '{name}' version {record.version} is not ready{detail}")
+            raise ModelNotReady(
+                f"model {shown(name)} version {record.version} is not ready{detail}"
+            )
         return record.model
 
     def _record(self, name: str, version: str) -> VersionRecord:
         model = self._models.get(name)
         if model is None:
-            raise ModelNotFound(f"unknown model '{name}'")
+            raise ModelNotFound(f"unknown model {shown(name)}")
         if not model.versions:
             why = "it is unloaded" if model.unloaded and not model.problem else model.problem
-            raise ModelNotReady(f"model '{name}' is not ready: {why}")
+            raise ModelNotReady(f"model {shown(name)} is not ready: {why}")
         if not version:
             return _newest(model.versions.values())
         if not version.isdigit():
-            raise InvalidInput(f"model version must be a positive integer, got {version!r}")
+            raise InvalidInput(f"model version must be a positive integer, got {shown(version)}")
         record = model.versions.get(int(version))
         if record is None:
-            raise ModelNotFound(f"unknown version {version} of model '{name}'")
+            raise ModelNotFound(f"unknown version {version} of model {shown(name)}")
         return record
 
     def ready_models(self, name: str = "") -> list[LoadedModel]:
@@ -193,12 +225,11 @@ class ModelRegistry:
         return sorted(self._models)
 
     def all_ready(self) -> bool:
-        """Every model meant to be loaded is ready (unloaded models do not count)."""
+        """Every model meant to be loaded is ready (unloaded models do not count). A model
+        whose update failed while its earlier versions keep serving counts as ready: it
+        serves all it served before, and the failure is in the index and the log."""
         active = [m for m in self._models.values() if not m.unloaded]
-        return all(
-            not m.problem and all(r.state is ModelState.READY for r in m.versions.values())
-            for m in active
-        )
+        return all(m.holding or _fully_ready(m) for m in active)
 
     def index(self) -> list[ModelIndexEntry]:
         entries = []
@@ -207,7 +238,7 @@ class ModelRegistry:
                 reason = model.problem or ("unloaded" if model.unloaded else "")
                 entries.append(ModelIndexEntry(name, "", "UNAVAILABLE", reason))
             for version, r in sorted(model.versions.items()):
-                reason = r.reason or model.problem
+                reason = r.reason or r.kept or model.problem
                 entries.append(ModelIndexEntry(name, str(version), r.state.value, reason))
         return entries
 
@@ -265,8 +296,20 @@ def _newest(records: Iterable[VersionRecord]) -> VersionRecord:
     return found
 
 
+def _unchanged(current: VersionRecord | None, source: ModelSource) -> TypeGuard[VersionRecord]:
+    return current is not None and current.fingerprint == source.fingerprint
+
+
+def _is_ready(record: VersionRecord) -> bool:
+    return record.state is ModelState.READY and record.model is not None
+
+
 def _has_ready(record: ModelRecord) -> bool:
-    return any(r.state is ModelState.READY for r in record.versions.values())
+    return any(_is_ready(r) for r in record.versions.values())
+
+
+def _fully_ready(record: ModelRecord) -> bool:
+    return not record.problem and all(_is_ready(r) for r in record.versions.values())
 
 
 def locate(source: ModelSource) -> tuple[str, Path]:

@@ -219,3 +219,105 @@ async def test_version_swap_under_load_fails_no_request(
     await asyncio.gather(*(steady() for _ in range(8)), swap())
     assert failures == []
     assert {"1", "4"} <= served
+
+
+# --- a broken new version never takes the serving one down ------------------------------
+
+
+async def index_of(client: httpx2.AsyncClient) -> dict[str, tuple[str, str]]:
+    entries = (await client.post("/v2/repository/index")).json()
+    return {e["version"]: (e["state"], e["reason"]) for e in entries}
+
+
+async def steady_load(
+    client: httpx2.AsyncClient, stop: asyncio.Event, failures: list[str], served: set[str]
+) -> None:
+    """One client sending requests until ``stop`` (at most 4,000: bounded)."""
+    body = {"inputs": [{"name": "input", "datatype": "FP32", "shape": [1, 2], "data": [1, 2]}]}
+    for _ in range(4000):
+        if stop.is_set():
+            return
+        response = await client.post("/v2/models/m/infer", json=body)
+        if response.status_code != 200:
+            failures.append(response.text)
+        else:
+            served.add(response.json()["model_version"])
+        await asyncio.sleep(0)  # the in-process transport never waits on a socket
+
+
+async def polls(server: Server, count: int) -> None:
+    for _ in range(count):
+        await server.control.poll_once()
+        await asyncio.sleep(0.01)
+
+
+async def test_corrupt_new_version_under_load_loses_no_request(
+    polled: tuple[Server, httpx2.AsyncClient, Path], caplog: pytest.LogCaptureFixture
+) -> None:
+    server, client, root = polled
+    fp32_identity(root, 2)
+    await polls(server, 2)
+    failures: list[str] = []
+    served: set[str] = set()
+    stop = asyncio.Event()
+
+    async def change() -> None:
+        (root / "m" / "3").mkdir()
+        (root / "m" / "3" / "model.onnx").write_bytes(b"corrupt")
+        await polls(server, 6)  # settles, fails once, and is not retried while unchanged
+        index = await index_of(client)
+        assert index["2"][0] == "READY" and "version(s) [3] failed" in index["2"][1]
+        assert index["3"][0] == "UNAVAILABLE" and index["3"][1]
+        assert (await client.get("/v2/health/ready")).status_code == 200  # 2 serves on
+        assert (await versions(client)) == ["2"]
+        fp32_identity(root, 3)  # fixed
+        await polls(server, 3)
+        stop.set()
+
+    await asyncio.gather(*(steady_load(client, stop, failures, served) for _ in range(8)), change())
+    assert failures == []
+    assert served == {"2", "3"}
+    assert await index_of(client) == {"3": ("READY", "")}  # 2 retired once 3 is ready
+    load_errors = [r for r in caplog.records if r.levelname == "ERROR" and "version 3" in r.message]
+    assert len(load_errors) == 1  # logged once, not on every poll
+
+
+async def test_config_that_becomes_invalid_keeps_serving_and_logs_once(
+    polled: tuple[Server, httpx2.AsyncClient, Path], caplog: pytest.LogCaptureFixture
+) -> None:
+    server, client, root = polled
+    (root / "m" / "config.yaml").write_text("max_batch_size: [not, a, number]\n")
+    await polls(server, 5)
+    body = {"inputs": [{"name": "input", "datatype": "FP32", "shape": [1, 1], "data": [5]}]}
+    assert (await client.post("/v2/models/m/infer", json=body)).status_code == 200
+    state, reason = (await index_of(client))["1"]
+    assert state == "READY" and reason.startswith("reload failed")
+    assert len([r for r in caplog.records if "reload failed" in r.message]) == 1
+    (root / "m" / "config.yaml").unlink()
+    await polls(server, 2)
+    assert await index_of(client) == {"1": ("READY", "")}
+
+
+async def test_explicit_load_of_a_corrupt_version_keeps_the_serving_one(tmp_path: Path) -> None:
+    fp32_identity(tmp_path, 1)
+    settings = Settings(
+        model_repositories=(str(tmp_path),), model_control_mode="explicit", load_models=("m",)
+    )
+    server = Server(settings)
+    await server.load_models()
+    transport = httpx2.ASGITransport(app=server.build_app())
+    async with httpx2.AsyncClient(transport=transport, base_url="http://modelport") as client:
+        (tmp_path / "m" / "2").mkdir()
+        (tmp_path / "m" / "2" / "model.onnx").write_bytes(b"corrupt")
+        for _ in range(2):  # an explicit load is tried again, and refused again
+            response = await client.post("/v2/repository/models/m/load")
+            assert response.status_code == 400
+            error = response.json()["error"]
+            assert "version 2:" in error and "version(s) ['1'] keep serving" in error
+        body = {"inputs": [{"name": "input", "datatype": "FP32", "shape": [1, 1], "data": [5]}]}
+        answer = await client.post("/v2/models/m/infer", json=body)
+        assert answer.status_code == 200 and answer.json()["model_version"] == "1"
+        fp32_identity(tmp_path, 2)
+        assert (await client.post("/v2/repository/models/m/load")).status_code == 200
+        assert (await versions(client)) == ["2"]
+    await server.stop()
