@@ -85,7 +85,9 @@ async def test_bad_predict_requests(
 async def test_several_models_and_no_default(client: httpx2.AsyncClient) -> None:
     response = await client.post("/predict", json={"input": [[1]]})
     assert response.status_code == 404
-    assert "--default-model" in response.json()["error"]
+    error = response.json()["error"]
+    assert "--default-model NAME" in error and "POST /models/add_sub/predict" in error
+    assert "add_sub (READY)" in error and "broken (UNAVAILABLE)" in error  # names them all
 
 
 async def test_multi_input_model_needs_named_inputs(client: httpx2.AsyncClient) -> None:

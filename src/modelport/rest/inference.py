@@ -23,17 +23,26 @@ from modelport.protocol import jsonbody, predict, v2_binary, v2_json
 from modelport.rest.body import check_head, decompress, read_raw
 from modelport.rest.endpoints import Endpoints
 from modelport.rest.errors import HTTP_STATUS
-from modelport.types import InferRequest, InferResponse
+from modelport.types import InferRequest, InferResponse, ModelIndexEntry
 
 logger = logging.getLogger(__name__)
 
 Reply = tuple[int, Mapping[str, str], bytes]
 Headers = Mapping[str, str]
 JSON = {"content-type": "application/json"}
-NO_DEFAULT_MODEL = (
-    "no default model: several models are served; start the server with "
-    "--default-model NAME or POST /models/{name}/predict"
-)
+
+
+def no_default_model(index: list[ModelIndexEntry], most: int = 10) -> str:
+    """Why ``POST /predict`` has no model, naming the models and both ways out."""
+    states = {entry.name: entry.state for entry in index}
+    listed = ", ".join(f"{name} ({state})" for name, state in list(states.items())[:most])
+    more = f" and {len(states) - most} more" if len(states) > most else ""
+    example = next((n for n, state in states.items() if state == "READY"), "NAME")
+    return (
+        f"POST /predict has no default model: {len(states)} models are served: {listed}{more}; "
+        f"name one in the path (POST /models/{example}/predict) or start the server with "
+        "--default-model NAME"
+    )
 
 
 class Route(NamedTuple):
@@ -106,7 +115,7 @@ class InferenceService:
         unready model, refused content type, declared size over the limit), else None."""
         try:
             if not name:
-                raise ModelNotFound(NO_DEFAULT_MODEL)
+                raise ModelNotFound(no_default_model(self.ep.dataplane.repository_index()))
             self.ep.dataplane.require_ready(name, version)
             check_head(headers, self.limit)
         except ModelportError as exc:
