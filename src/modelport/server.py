@@ -21,6 +21,7 @@ from starlette.types import ASGIApp
 
 from modelport.config import Settings
 from modelport.control import ModelControl
+from modelport.cpus import threads_per_process
 from modelport.dataplane import DataPlane
 from modelport.grpc.server import GrpcServer
 from modelport.metrics import Metrics
@@ -72,8 +73,10 @@ class Server:
         self.settings = settings
         self.sockets = sockets
         shared = str(shared_weights_dir(settings.shared_weights_dir)) if sockets else ""
+        self.intra_op_threads = settings.intra_op_threads or threads_per_process(settings.workers)
+        """Each model's runtime threads: the flag, else the usable CPUs shared by the workers."""
         options = RuntimeOptions(
-            settings.intra_op_threads,
+            self.intra_op_threads,
             settings.inter_op_threads,
             shared_weights_dir=shared,
             allow_pickle=settings.allow_pickle,
