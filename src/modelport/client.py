@@ -22,7 +22,7 @@ import grpc
 import numpy as np
 import orjson
 
-from modelport.errors import ErrorCode, error_for
+from modelport.errors import ErrorCode, InvalidInput, ServerUnreachable, error_for, shown
 from modelport.grpc.errors import GRPC_STATUS
 from modelport.protocol import v2_binary, v2_client, v2_grpc
 from modelport.protocol._generated import grpc_service_pb2 as pb
@@ -119,7 +119,10 @@ class _Rest:
 
     def __init__(self, address: str, binary: bool, timeout: float) -> None:
         host, _, port = address.rpartition(":")
+        if not port.isdigit():
+            raise InvalidInput(f"the server address must be HOST:PORT, got {shown(address)}")
         self._connection = http.client.HTTPConnection(host.strip("[]"), int(port), timeout=timeout)
+        self._address = address
         self._binary = binary
 
     def _call(
@@ -133,10 +136,13 @@ class _Rest:
             try:
                 self._connection.request(method, path, body, dict(headers or {}))
                 return self._connection.getresponse()
-            except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError):
+            except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError) as exc:
                 self._connection.close()
                 if attempt == 2:
-                    raise
+                    raise unreachable(self._address, exc) from exc
+            except (OSError, http.client.HTTPException) as exc:
+                self._connection.close()
+                raise unreachable(self._address, exc) from exc
         raise AssertionError("unreachable")
 
     def infer(self, request: InferRequest) -> InferResponse:
@@ -223,6 +229,7 @@ def _checked(response: http.client.HTTPResponse) -> bytes:
 class _Grpc:
     def __init__(self, address: str, timeout: float) -> None:
         self._channel = grpc.insecure_channel(address)
+        self._address = address
         self._stub = pb_grpc.GRPCInferenceServiceStub(self._channel)  # type: ignore[no-untyped-call]
         self._timeout = timeout
 
@@ -241,8 +248,44 @@ class _Grpc:
         try:
             return method(message, timeout=self._timeout)
         except grpc.RpcError as exc:
+            details = exc.details() or str(exc.code())
+            if exc.code() is grpc.StatusCode.UNAVAILABLE and _NOT_CONNECTED in details:
+                raise _grpc_unreachable(self._address, details) from exc
             code = _CODE_OF_GRPC.get(exc.code(), ErrorCode.INTERNAL)
-            raise error_for(code, exc.details() or str(exc.code())) from exc
+            raise error_for(code, details) from exc
 
     def close(self) -> None:
         self._channel.close()
+
+
+_HTTP2_PREFACE = "\x00\x00"  # an HTTP/2 frame header where an HTTP/1.1 status line belongs
+_NOT_CONNECTED = "failed to connect"
+
+
+def unreachable(address: str, exc: Exception) -> ServerUnreachable:
+    """What went wrong reaching a REST server, and what to try."""
+    if isinstance(exc, ConnectionRefusedError):
+        return ServerUnreachable(
+            f"cannot connect to http://{address}: connection refused; is modelport serving "
+            "there? (start it with `modelport serve`; its HTTP port is 8000 by default)"
+        )
+    if isinstance(exc, http.client.BadStatusLine) and _HTTP2_PREFACE in str(exc):
+        return ServerUnreachable(
+            f"{address} speaks gRPC (HTTP/2), not REST: use --protocol grpc, or give the "
+            "server's HTTP port (8000 by default)"
+        )
+    if isinstance(exc, TimeoutError):
+        return ServerUnreachable(f"no answer from http://{address} in time ({exc})")
+    return ServerUnreachable(f"cannot talk HTTP to {address}: {type(exc).__name__}: {exc}")
+
+
+def _grpc_unreachable(address: str, details: str) -> ServerUnreachable:
+    if "http1" in details.lower() or "http/1" in details.lower():
+        return ServerUnreachable(
+            f"{address} speaks HTTP/1.1, not gRPC: use --protocol rest, or give the server's "
+            "gRPC port (8001 by default)"
+        )
+    return ServerUnreachable(
+        f"cannot connect to the gRPC server at {address}; is modelport serving gRPC there? "
+        f"(8001 by default) [{details.splitlines()[0]}]"
+    )

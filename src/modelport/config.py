@@ -28,6 +28,8 @@ DEFAULT_MAX_REQUEST_BYTES = 64 * 1024 * 1024
 class Settings:
     model_repositories: tuple[str, ...] = ()
     model_files: tuple[str, ...] = ()
+    model_dirs: tuple[str, ...] = ()
+    """Single models' directories (``<model>/<version>/...``), each served under its name."""
     host: str = "127.0.0.1"
     http_port: int = 8000
     default_model: str = ""
@@ -63,6 +65,35 @@ class Settings:
     allow_pickle: bool = False
     """Load formats that run code (pickle, joblib, Keras .h5), each only if its SHA-256 is
     listed in the model's ``trusted_sha256``."""
+
+    def __post_init__(self) -> None:
+        for name, (low, high) in _BOUNDS.items():
+            value = getattr(self, name)
+            if not low <= value <= high:
+                flag, env = f"--{name.replace('_', '-')}", ENV_PREFIX + name.upper()
+                within = f"at least {low:g}" if high == _NO_MAX else f"from {low:g} to {high:g}"
+                raise ValueError(f"{flag} ({env}) must be {within}, got {value}")
+
+
+_NO_MAX = float("inf")
+_BOUNDS: dict[str, tuple[float, float]] = {
+    "http_port": (0, 65535),
+    "grpc_port": (0, 65535),
+    "metrics_port": (-1, 65535),
+    "workers": (1, _NO_MAX),
+    "intra_op_threads": (0, _NO_MAX),
+    "inter_op_threads": (0, _NO_MAX),
+    "max_request_bytes": (1, _NO_MAX),
+    "max_json_depth": (1, _NO_MAX),
+    "grpc_max_message_bytes": (1, _NO_MAX),
+    "grpc_max_concurrent_calls": (1, _NO_MAX),
+    "default_max_batch_size": (0, _NO_MAX),
+    "exit_timeout_secs": (0, _NO_MAX),
+    "http_header_timeout_secs": (1e-3, _NO_MAX),
+    "http_body_timeout_secs": (1e-3, _NO_MAX),
+    "repository_poll_secs": (1e-3, _NO_MAX),
+}
+"""Each numeric setting's allowed range; anything else is refused at start with its flag."""
 
 
 def settings_from(env: Mapping[str, str], **flags: Any) -> Settings:

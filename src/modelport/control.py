@@ -20,6 +20,7 @@ from modelport.repository.layout import (
     ModelSource,
     is_valid_name,
     scan,
+    scan_model,
     single_file,
 )
 from modelport.types import ModelIndexEntry
@@ -36,6 +37,8 @@ def discover(settings: Settings) -> Found:
     found: Found = []
     for root in settings.model_repositories:
         found += scan(Path(root))
+    for directory in map(Path, settings.model_dirs):
+        found += scan_model(directory.parent, directory)
     for path in settings.model_files:
         file = Path(path)
         found.append(single_file(file) if file.is_file() else ModelProblem(file.stem, "no file"))

@@ -12,6 +12,7 @@ Hierarchy::
     ├── ModelNotFound         NOT_FOUND          no such model or version
     ├── ModelNotReady         UNAVAILABLE        model exists but cannot serve now
     │   └── QueueFull         UNAVAILABLE        the model's batching queue is full
+    ├── ServerUnreachable     UNAVAILABLE        (client) no server, or another protocol, there
     ├── RequestTimeout        DEADLINE_EXCEEDED  waited in the queue past its timeout
     ├── ManagementDisabled    PERMISSION_DENIED  load/unload asked for outside explicit mode
     ├── LoadFailed            FAILED_PRECONDITION an explicit load did not produce a ready model
@@ -101,6 +102,12 @@ class ModelNotReady(ModelportError):
 
 class QueueFull(ModelNotReady):
     pass
+
+
+class ServerUnreachable(ModelportError):
+    """The client found no server at the address, or one speaking another protocol."""
+
+    code = ErrorCode.UNAVAILABLE
 
 
 class RequestTimeout(ModelportError):

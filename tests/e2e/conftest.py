@@ -46,10 +46,15 @@ def serve_args(repository: Path | str, *extra: str) -> list[str]:
 
 
 def start_server(
-    args: list[str], tmp_path: Path, env: dict[str, str] | None = None
+    args: list[str],
+    tmp_path: Path,
+    env: dict[str, str] | None = None,
+    prefix: tuple[str, ...] = (),
 ) -> RunningServer:
+    """``modelport serve ARGS``, behind ``prefix`` (``taskset -c 0``) when given."""
     port_file = tmp_path / f"port-{time.monotonic_ns()}.json"
-    command = [sys.executable, "-m", "modelport", "serve", *args, "--port-file", str(port_file)]
+    command = [*prefix, sys.executable, "-m", "modelport", "serve", *args]
+    command += ["--port-file", str(port_file)]
     process = subprocess.Popen(
         command,
         stdout=subprocess.PIPE,

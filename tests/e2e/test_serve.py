@@ -13,7 +13,7 @@ import pytest
 
 from modelport import __version__
 from modelport.datasets import load_digits_28x28
-from tests.e2e.conftest import RunningServer, start_server
+from tests.e2e.conftest import RunningServer, serve_args, start_server
 
 pytestmark = pytest.mark.e2e
 httpclient = pytest.importorskip("tritonclient.http")
@@ -108,6 +108,20 @@ def test_sigterm_drains_and_exits_zero(digits_repository: Path, tmp_path: Path) 
     assert code == 0, output
     assert "model model version 1: READY" in output
     assert "HTTP listening on http://127.0.0.1:" in output
+
+
+def test_threads_follow_the_cpus_the_process_may_use(
+    digits_repository: Path, tmp_path: Path
+) -> None:
+    """Pinned to one core (as a pod with a 1-CPU limit), the runtimes get one thread each."""
+    if shutil.which("taskset") is None:
+        pytest.skip("taskset is not installed")
+    pinned = start_server(serve_args(digits_repository), tmp_path, prefix=("taskset", "-c", "0"))
+    assert httpclient.InferenceServerClient(pinned.url).is_model_ready("digits")
+    code, output = pinned.stop()
+    assert code == 0 and "runtime threads per model: 1 (1 usable CPUs" in output
+    flagged = start_server(serve_args(digits_repository, "--intra-op-threads", "3"), tmp_path)
+    assert "runtime threads per model: 3 (" in flagged.stop()[1]
 
 
 def test_environment_settings(digits_repository: Path, tmp_path: Path) -> None:

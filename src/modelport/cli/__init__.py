@@ -7,6 +7,7 @@ import sys
 from collections.abc import Sequence
 
 from modelport.cli import convert, evaluate, examples, predict, serve
+from modelport.cli.hints import missing_module
 from modelport.errors import ModelportError
 from modelport.version import __version__
 
@@ -34,6 +35,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(sys.argv[1:] if argv is None else argv)
     try:
         result: int = COMMANDS[args.command].run(args)
+    except ImportError as exc:  # an optional extra that is not installed
+        print(f"modelport: {missing_module(exc)}", file=sys.stderr)
+        return 1
     except (ModelportError, OSError) as exc:  # a server's answer, a file, a connection
         print(f"modelport: {getattr(exc, 'message', None) or exc}", file=sys.stderr)
         return 1

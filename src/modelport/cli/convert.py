@@ -9,20 +9,26 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from modelport.cli.hints import DefaultsShown, missing_module
+
 if TYPE_CHECKING:
     from modelport import conversion
 
 
 def add_parser(commands: Any, name: str) -> None:
-    cmd = commands.add_parser(name, help="convert a model to ONNX and prove it answers the same")
+    cmd = commands.add_parser(
+        name,
+        help="convert a model to ONNX and prove it answers the same",
+        formatter_class=DefaultsShown,
+    )
     cmd.add_argument("source", type=Path, help="model file or SavedModel directory")
-    cmd.add_argument("--to", choices=["onnx"], default="onnx", help="target format (onnx)")
+    cmd.add_argument("--to", choices=["onnx"], default="onnx", help="target format")
     cmd.add_argument(
         "--out", type=Path, help="new version directory REPO/MODEL/N (default: next version)"
     )
     cmd.add_argument("--sample", type=Path, help=".npz of inputs by name (default: generated)")
-    cmd.add_argument("--atol", type=float, default=1e-4, help="absolute tolerance (1e-4)")
-    cmd.add_argument("--rtol", type=float, default=1e-3, help="relative tolerance (1e-3)")
+    cmd.add_argument("--atol", type=float, default=1e-4, help="absolute tolerance")
+    cmd.add_argument("--rtol", type=float, default=1e-3, help="relative tolerance")
     cmd.add_argument("--opset", type=int, default=17, help="ONNX opset where the converter asks")
 
 
@@ -44,7 +50,10 @@ def run(args: argparse.Namespace) -> int:
         _print_errors(exc.report)
         print(f"modelport: parity check failed, nothing written: {exc}", file=sys.stderr)
         return 1
-    except (ValueError, ImportError, RuntimeError) as exc:
+    except ImportError as exc:
+        print(f"modelport: cannot convert {args.source}: {missing_module(exc)}", file=sys.stderr)
+        return 1
+    except (ValueError, RuntimeError) as exc:
         print(f"modelport: cannot convert {args.source}: {exc}", file=sys.stderr)
         return 1
     _print_errors(report)

@@ -10,12 +10,17 @@ from pathlib import Path
 from typing import Any
 
 from modelport import evaluate
+from modelport.cli.hints import DefaultsShown
 from modelport.client import Client
 from modelport.datasets import DATASETS, load_dataset
 
 
 def add_parser(commands: Any, name: str) -> None:
-    cmd = commands.add_parser(name, help="send a labelled data set through a server and score it")
+    cmd = commands.add_parser(
+        name,
+        help="send a labelled data set through a server and score it",
+        formatter_class=DefaultsShown,
+    )
     cmd.add_argument("model", help="the served model's name")
     cmd.add_argument("--url", default="127.0.0.1:8000", help="host:port of the server")
     cmd.add_argument(
@@ -27,7 +32,7 @@ def add_parser(commands: Any, name: str) -> None:
     cmd.add_argument(
         "--dataset", default="digits", help=f"{', '.join(DATASETS)}, FILE.npz or FILE.csv"
     )
-    cmd.add_argument("--batch-size", type=int, default=64)
+    cmd.add_argument("--batch-size", type=int, default=64, help="samples per request")
     cmd.add_argument("--out", type=Path, default=Path("evaluation"), help="report directory")
 
 

@@ -8,24 +8,43 @@ from pathlib import Path
 from typing import Any
 
 from modelport import examples
+from modelport.cli.hints import DefaultsShown
 
 
 def add_parser(commands: Any, name: str) -> None:
-    cmd = commands.add_parser(name, help="train a worked example into a model repository")
+    needs = "; ".join(f"{n}: modelport[{extra}]" for n, extra in sorted(examples.NEEDS.items()))
+    cmd = commands.add_parser(
+        name,
+        help="train a worked example into a model repository",
+        formatter_class=DefaultsShown,
+        epilog=f"Extras each example needs: {needs}. "
+        "The others need modelport[examples] (scikit-learn), as `make serve` installs.",
+    )
     cmd.add_argument("example", choices=sorted(examples.EXAMPLES), help="which example")
     cmd.add_argument("--out", type=Path, default=Path("models"), help="repository to write into")
     cmd.add_argument("--seed", type=int, default=0, help="random seed for the training run")
+    cmd.add_argument(
+        "--framework",
+        choices=["xgboost", "lightgbm"],
+        help="fraud only: which booster to train (default: XGBoost when installed, else LightGBM)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
+    options: dict[str, Any] = {"seed": args.seed}
+    if args.framework:
+        if args.example not in examples.FRAMEWORK_CHOICE:
+            print(f"modelport: --framework applies to {examples.FRAMEWORK_CHOICE}", file=sys.stderr)
+            return 2
+        options["framework"] = args.framework
     print(f"training example {args.example!r} into {args.out} ...", flush=True)
     try:
-        result = examples.build(args.example, args.out, seed=args.seed)
+        result = examples.build(args.example, args.out, **options)
     except ImportError as exc:
-        extra = examples.NEEDS.get(args.example, "examples")
+        extra = args.framework or examples.NEEDS.get(args.example, "examples")
         print(
-            f"modelport: example {args.example!r} needs {exc.name or exc}: "
-            f"pip install 'modelport[{extra}]'",
+            f"modelport: example {args.example!r} needs {exc.name or exc}, which is not "
+            f"installed: pip install 'modelport[{extra}]'",
             file=sys.stderr,
         )
         return 2

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import orjson
 
+from modelport.cli.hints import DefaultsShown
 from modelport.client import Client
 from modelport.datasets import read_csv, read_image
 from modelport.errors import InvalidInput
@@ -25,10 +26,19 @@ IMAGES = (".png", ".jpg", ".jpeg")
 
 
 def add_parser(commands: Any, name: str) -> None:
-    cmd = commands.add_parser(name, help="send one file to a served model and print the answer")
+    cmd = commands.add_parser(
+        name,
+        help="send one file to a served model and print the answer",
+        formatter_class=DefaultsShown,
+    )
     cmd.add_argument("model", help="the served model's name")
     cmd.add_argument("--url", default="127.0.0.1:8000", help="host:port of the server")
-    cmd.add_argument("--protocol", choices=["rest", "grpc"], default="rest")
+    cmd.add_argument(
+        "--protocol",
+        choices=["rest", "grpc"],
+        default="rest",
+        help="V2 REST, or V2 gRPC (give the gRPC port, 8001 by default)",
+    )
     cmd.add_argument("--input", type=Path, required=True, help=".npy, .json, .csv, .png or .jpg")
 
 
@@ -52,6 +62,13 @@ def _inputs(path: Path, meta: ModelMetadata) -> dict[str, np.ndarray]:
 
 
 def _read(path: Path, meta: ModelMetadata) -> Any:
+    try:
+        return _parse(path, meta)
+    except ValueError as exc:  # orjson's, numpy's and the CSV reader's errors for bad content
+        raise InvalidInput(f"cannot read {path}: {exc}") from exc
+
+
+def _parse(path: Path, meta: ModelMetadata) -> Any:
     suffix = path.suffix.lower()
     if suffix == ".npy":
         return np.load(path, allow_pickle=False)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import json
 import logging
 import os
@@ -16,6 +17,8 @@ import uvloop
 
 from modelport import workers
 from modelport.config import Settings, settings_from
+from modelport.cpus import usable_cpus
+from modelport.repository.layout import is_model_dir
 from modelport.server import ListenSockets, Server, ServerError
 from modelport.version import __version__
 
@@ -23,7 +26,12 @@ from modelport.version import __version__
 def add_parser(commands: Any, name: str) -> None:
     cmd = commands.add_parser(name, help="serve models (flags also read MODELPORT_<FLAG> env)")
     add = cmd.add_argument
-    add("path", nargs="?", type=Path, help="a model repository directory, or one model file")
+    add(
+        "path",
+        nargs="?",
+        type=Path,
+        help="a model repository directory, one model's directory, or one model file",
+    )
     add(
         "--model-repository",
         "--model-store",
@@ -32,34 +40,53 @@ def add_parser(commands: Any, name: str) -> None:
         metavar="PATH",
         help="repository root in <model>/<version>/<file> layout (repeatable)",
     )
-    add("--host", help="address to listen on (default 127.0.0.1; 0.0.0.0 exposes it)")
-    add("--http-port", type=int, help="HTTP port (default 8000; 0 picks a free one)")
+    add("--host", help="address to listen on (0.0.0.0 exposes it beyond this machine)")
+    add("--http-port", type=int, help="HTTP port (0 picks a free one)")
     add("--default-model", help="the model POST /predict serves when several are loaded")
-    add("--log-level", choices=["debug", "info", "warning", "error"], help="default info")
-    add("--max-request-bytes", type=int, help="largest request body (default 64 MiB) → 413")
-    add("--max-json-depth", type=int, help="deepest JSON nesting accepted (default 100)")
-    add("--intra-op-threads", type=int, help="onnxruntime intra-op threads (0: all cores)")
-    add("--inter-op-threads", type=int, help="onnxruntime inter-op threads (0: default)")
+    add("--log-level", choices=["debug", "info", "warning", "error"], help="log level")
+    add("--max-request-bytes", type=int, help="largest request body in bytes; larger gets 413")
+    add("--max-json-depth", type=int, help="deepest JSON nesting accepted")
+    add(
+        "--intra-op-threads",
+        type=int,
+        help="threads each model's runtime uses (default 0: the CPUs this process may use, "
+        "from its affinity and cgroup quota, shared by the workers)",
+    )
+    add(
+        "--inter-op-threads",
+        type=int,
+        help="onnxruntime inter-op threads (0: onnxruntime's own choice)",
+    )
     add(
         "--strict-readiness",
         type=_bool,
         metavar="BOOL",
-        help="ready only when every model is (default true, as Triton)",
+        help="ready only when every model is (as Triton)",
     )
-    add("--exit-timeout-secs", type=float, help="drain time on SIGTERM (default 30)")
-    add("--http-header-timeout-secs", type=float, help="deadline for a request head (10)")
-    add("--http-body-timeout-secs", type=float, help="deadline for a body after its head (60)")
+    add("--exit-timeout-secs", type=float, help="drain time on SIGTERM, seconds")
+    add("--http-header-timeout-secs", type=float, help="deadline for a request head, seconds")
+    add("--http-body-timeout-secs", type=float, help="deadline for a body after its head, seconds")
     add("--port-file", help="write the bound ports here as JSON once serving")
-    add("--grpc-port", type=int, help="V2 gRPC port (default 8001; 0 picks a free one)")
-    add("--allow-grpc", type=_bool, metavar="BOOL", help="serve gRPC (default true)")
-    add("--allow-metrics", type=_bool, metavar="BOOL", help="serve GET /metrics (default true)")
-    add("--metrics-port", type=int, help="also serve /metrics on this port (Triton: 8002)")
-    add("--grpc-max-message-bytes", type=int, help="largest gRPC message (default 64 MiB)")
-    add("--grpc-max-concurrent-calls", type=int, help="gRPC calls served at once (128)")
+    add("--grpc-port", type=int, help="V2 gRPC port (0 picks a free one)")
+    add("--allow-grpc", type=_bool, metavar="BOOL", help="serve gRPC")
+    add("--allow-metrics", type=_bool, metavar="BOOL", help="serve GET /metrics")
     add(
-        "--model-control-mode", choices=["none", "poll", "explicit"], help="as Triton; default none"
+        "--metrics-port",
+        type=int,
+        help="also serve /metrics on this port (Triton uses 8002; -1: only on the HTTP port)",
     )
-    add("--repository-poll-secs", type=float, help="poll interval in poll mode (default 15)")
+    add("--grpc-max-message-bytes", type=int, help="largest gRPC message in bytes")
+    add(
+        "--grpc-max-concurrent-calls",
+        type=int,
+        help="gRPC calls served at once; more are refused with RESOURCE_EXHAUSTED",
+    )
+    add(
+        "--model-control-mode",
+        choices=["none", "poll", "explicit"],
+        help="as Triton: none loads once, poll follows the repository, explicit loads on request",
+    )
+    add("--repository-poll-secs", type=float, help="poll interval in poll mode, seconds")
     add(
         "--load-model",
         dest="load_models",
@@ -67,15 +94,36 @@ def add_parser(commands: Any, name: str) -> None:
         metavar="NAME",
         help="in explicit mode, load this model at start (repeatable; * for all)",
     )
-    add("--default-max-batch-size", type=int, help="max_batch_size of batchable models (1024)")
-    add("--workers", type=int, help="worker processes serving the same ports (default 1)")
-    add("--shared-weights-dir", help="where workers share model weights (~/.cache/modelport)")
+    add(
+        "--default-max-batch-size",
+        type=int,
+        help="max_batch_size of batchable models without one in config.yaml",
+    )
+    add("--workers", type=int, help="worker processes serving the same ports")
+    add(
+        "--shared-weights-dir", help="where workers share model weights (empty: ~/.cache/modelport)"
+    )
     add(
         "--allow-pickle",
         action="store_const",
         const=True,
-        help="load pickle/joblib/.h5 files whose SHA-256 the model's config lists (off)",
+        help="load pickle/joblib/.h5 files whose SHA-256 the model's config lists (default: off)",
     )
+    _state_defaults(cmd)
+
+
+def _state_defaults(cmd: argparse.ArgumentParser) -> None:
+    """Each flag's help ends with its default, read from ``Settings`` (the one place they are
+    set), unless the help says it already."""
+    defaults = {spec.name: spec.default for spec in dataclasses.fields(Settings)}
+    for action in cmd._actions:
+        value = defaults.get(action.dest, dataclasses.MISSING)
+        if (
+            action.help
+            and "default" not in action.help
+            and value not in ("", (), dataclasses.MISSING)
+        ):
+            action.help += f" (default: {str(value).lower() if isinstance(value, bool) else value})"
 
 
 def _bool(text: str) -> bool:
@@ -94,10 +142,43 @@ def settings(args: argparse.Namespace) -> Settings:
     base = settings_from(os.environ, **flags)
     if args.path is None:
         return base
+    path = str(args.path)
     if args.path.is_file():
-        return Settings(**{**vars(base), "model_files": (*base.model_files, str(args.path))})
-    repos = (*base.model_repositories, str(args.path))
-    return Settings(**{**vars(base), "model_repositories": repos})
+        return dataclasses.replace(base, model_files=(*base.model_files, path))
+    if is_model_dir(args.path):
+        return dataclasses.replace(base, model_dirs=(*base.model_dirs, path))
+    return dataclasses.replace(base, model_repositories=(*base.model_repositories, path))
+
+
+def path_problems(config: Settings) -> list[str]:
+    """What is wrong with the paths to serve, each with its fix; empty when all is well."""
+    problems = [f"{p} does not exist" for p in config.model_files if not Path(p).is_file()]
+    for root in map(Path, config.model_repositories):
+        if not root.is_dir():
+            problems.append(f"model repository {root} {_missing(root)}")
+        elif is_model_dir(root):
+            problems.append(
+                f"{root} is one model (it holds version directories), not a repository of "
+                f"them: give its parent (--model-repository {root.parent}), or serve it alone "
+                f"with `modelport serve {root}`"
+            )
+    return problems
+
+
+def _missing(path: Path) -> str:
+    return "is not a directory" if path.exists() else "does not exist"
+
+
+def warn_if_empty(config: Settings) -> None:
+    """An empty repository serves nothing: say so, with the layout it expects."""
+    for root in map(Path, config.model_repositories):
+        if not any(not p.name.startswith(".") and p.is_dir() for p in root.iterdir()):
+            print(
+                f"modelport: WARNING: model repository {root} holds no models; expected "
+                f"{root}/<model>/<version>/<model file>, e.g. {root}/digits/1/model.onnx",
+                file=sys.stderr,
+                flush=True,
+            )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -106,9 +187,15 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"modelport: {exc}", file=sys.stderr)
         return 2
-    if not config.model_repositories and not config.model_files:
+    if not (config.model_repositories or config.model_files or config.model_dirs):
         print("modelport: no models: give PATH or --model-repository", file=sys.stderr)
         return 2
+    problems = path_problems(config)
+    for problem in problems:
+        print(f"modelport: {problem}", file=sys.stderr)
+    if problems:
+        return 1
+    warn_if_empty(config)
     logging.basicConfig(
         level=config.log_level.upper(), format="%(levelname)s %(name)s: %(message)s"
     )
@@ -158,7 +245,12 @@ def report(server: Server) -> None:
         print(f"gRPC listening on {host}:{server.grpc_port}  (V2 GRPCInferenceService)")
     if server.metrics_port:
         print(f"metrics on http://{host}:{server.metrics_port}/metrics")
-    print(f"model control mode: {server.control.mode}", flush=True)
+    print(f"model control mode: {server.control.mode}")
+    print(
+        f"runtime threads per model: {server.intra_op_threads} "
+        f"({usable_cpus()} usable CPUs; --intra-op-threads to change)",
+        flush=True,
+    )
     if server.settings.port_file:
         ports = {"http": port, "grpc": server.grpc_port, "metrics": server.metrics_port}
         target = Path(server.settings.port_file)

@@ -24,6 +24,8 @@ NEEDS: dict[str, str] = {
     "recommender": "torch",
 }
 """The extra an example's framework comes in, for the message when it is missing."""
+FRAMEWORK_CHOICE = ("fraud",)
+"""Examples that take ``framework=`` (``--framework``)."""
 
 
 def build(name: str, repository: Path, **options: Any) -> dict[str, Any]:

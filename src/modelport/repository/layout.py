@@ -60,6 +60,12 @@ def scan(root: Path) -> list[ModelSource | ModelProblem]:
     return found
 
 
+def is_model_dir(path: Path) -> bool:
+    """A directory holding version directories (``1/``, ``2/``...): one model, not a
+    repository of them."""
+    return path.is_dir() and any(_VERSION.match(p.name) and p.is_dir() for p in path.iterdir())
+
+
 def scan_model(root: Path, model_dir: Path) -> list[ModelSource | ModelProblem]:
     try:
         config = load_model_config(model_dir)
