@@ -27,10 +27,11 @@ Scenario = tuple[str, str, str, int]
 """Model, HTTP path (empty for gRPC), body kind (v2-json, v2-binary, predict, raw, grpc), c."""
 
 
-def pin(core: int) -> list[str]:
+def pin(cores: int | str) -> list[str]:
+    """``taskset`` for a core (or a list such as ``0-1``), on a machine with more than one."""
     if len(os.sched_getaffinity(0)) < 2:
         return []
-    return ["taskset", "-c", str(core)]
+    return ["taskset", "-c", str(cores)]
 
 
 @dataclass
@@ -95,10 +96,13 @@ def smaps_mib(pid: int, key: str) -> float:
     return next((int(line.split()[1]) / 1024 for line in lines if line.startswith(f"{key}:")), 0.0)
 
 
-def _port_file_server(command: list[str], port_file: Path) -> Running:
-    """Start a server that writes its ports to ``port_file``; wait until it answers."""
+def start_with_port_file(
+    command: list[str], port_file: Path, cores: int | str = SERVER_CORE
+) -> Running:
+    """Start a server on ``cores`` that writes its ports to ``port_file``; wait until it
+    answers."""
     port_file.unlink(missing_ok=True)  # a relaunch must not read the last run's ports
-    process = subprocess.Popen(pin(SERVER_CORE) + command, stdout=subprocess.DEVNULL)
+    process = subprocess.Popen(pin(cores) + command, stdout=subprocess.DEVNULL)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         ports = _read_ports(port_file)
@@ -155,7 +159,7 @@ def modelport(repo: Path, tmp: str, grpc: bool) -> Spec:
     scenarios = v2_scenarios(grpc)
     scenarios.insert(6, ("mlp", "/models/mlp/predict", "predict", 16))
     command = modelport_command(repo, port_file)
-    return Spec("modelport", lambda: _port_file_server(command, port_file), scenarios)
+    return Spec("modelport", lambda: start_with_port_file(command, port_file), scenarios)
 
 
 def bare(repo: Path, tmp: str) -> Spec:
@@ -164,7 +168,7 @@ def bare(repo: Path, tmp: str) -> Spec:
     command = [sys.executable, str(script), str(repo / "mlp" / "1" / "model.onnx"), str(port_file)]
     scenarios = [("mlp", "/predict", "predict", c) for c in (1, 16, 64)]
     scenarios += [("mlp", "/raw", "raw", c) for c in (16, 64)]
-    return Spec("bare-ASGI limit", lambda: _port_file_server(command, port_file), scenarios)
+    return Spec("bare-ASGI limit", lambda: start_with_port_file(command, port_file), scenarios)
 
 
 def flask(repo: Path, tmp: str) -> Spec | None:
@@ -174,7 +178,7 @@ def flask(repo: Path, tmp: str) -> Spec | None:
     script = Path(__file__).parent / "flask_seed.py"
     command = [sys.executable, str(script), str(repo / "mlp" / "1" / "model.onnx"), str(port_file)]
     scenarios = [("mlp", "/predict", "predict", c) for c in (1, 16)]
-    return Spec("Flask seed", lambda: _port_file_server(command, port_file), scenarios)
+    return Spec("Flask seed", lambda: start_with_port_file(command, port_file), scenarios)
 
 
 def triton_server(repo: Path, tmp: str, grpc: bool) -> Spec | None:
