@@ -53,6 +53,8 @@ class Dataset:
     x: np.ndarray
     y: np.ndarray
     task: str  # classification | regression
+    class_names: tuple[str, ...] = ()
+    """Each class's name, by class index (``fraud``: legitimate, fraud), when known."""
 
 
 def load_dataset(name: str) -> Dataset:
@@ -62,13 +64,14 @@ def load_dataset(name: str) -> Dataset:
         x, y = load_digits_28x28()
         return Dataset(name, x, y, "classification")
     if name == "fraud":
-        return Dataset(name, *fraud_transactions(), "classification")
+        return Dataset(name, *fraud_transactions(), "classification", ("legitimate", "fraud"))
     if name in DATASETS:
         import sklearn.datasets
 
         bunch = getattr(sklearn.datasets, f"load_{name}")()
         task = "regression" if name == "diabetes" else "classification"
-        return Dataset(name, bunch.data.astype(np.float32), bunch.target, task)
+        names = tuple(str(n) for n in bunch.get("target_names", ())) if task != "regression" else ()
+        return Dataset(name, bunch.data.astype(np.float32), bunch.target, task, names)
     return _load_file(Path(name))
 
 

@@ -11,6 +11,7 @@ matrix, or predicted against true) and a self-contained HTML page.
 from __future__ import annotations
 
 import base64
+import datetime
 import html
 import io
 import time
@@ -23,6 +24,7 @@ import orjson
 
 from modelport.client import Client
 from modelport.datasets import Dataset
+from modelport.version import __version__
 
 
 def run(
@@ -49,12 +51,28 @@ def score(data: Dataset, outputs: np.ndarray, latencies: list[float]) -> dict[st
     report: dict[str, Any] = {"dataset": data.name, "samples": len(data.y), "task": data.task}
     if data.task == "classification":
         report |= _classification(data.y, outputs)
+        if data.class_names:
+            report["class_names"] = {str(i): n for i, n in enumerate(data.class_names)}
     else:
         report |= _regression(data.y, outputs.reshape(len(data.y), -1)[:, 0])
     lat_ms = np.array(latencies) * 1000
     report["latency_ms"] = {f"p{p}": float(np.percentile(lat_ms, p)) for p in (50, 95, 99)}
     report["throughput_samples_per_s"] = len(data.y) / float(sum(latencies))
     return report
+
+
+def provenance(client: Client, model: str, server: str, protocol: str) -> dict[str, Any]:
+    """What a report describes: the model and the version that answered (the newest ready
+    one, which unversioned requests reach), the server, and when."""
+    versions = client.metadata(model).versions
+    return {
+        "model": model,
+        "version": max(versions, key=int) if versions else "",
+        "server": server,
+        "protocol": protocol,
+        "evaluated_at": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+        "modelport_version": __version__,
+    }
 
 
 def predicted_labels(outputs: np.ndarray) -> np.ndarray:
@@ -111,6 +129,18 @@ def write_report(
 
 
 def _figure(report: dict[str, Any], y: np.ndarray, outputs: np.ndarray) -> bytes:
+    from matplotlib import pyplot as plt
+
+    figure = plot(report, y, outputs)
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=100)
+    plt.close(figure)
+    return buffer.getvalue()
+
+
+def plot(report: dict[str, Any], y: np.ndarray, outputs: np.ndarray) -> Any:
+    """The report's figure: the confusion matrix with the classes' names, or predicted
+    against true; titled with the model, version and data set."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -118,17 +148,21 @@ def _figure(report: dict[str, Any], y: np.ndarray, outputs: np.ndarray) -> bytes
     from sklearn.metrics import ConfusionMatrixDisplay
 
     if report["task"] == "classification":
-        display = ConfusionMatrixDisplay.from_predictions(y, predicted_labels(outputs))
-        figure = display.figure_
+        names, labels = report.get("class_names", {}), report["labels"]
+        display = ConfusionMatrixDisplay.from_predictions(
+            y,
+            predicted_labels(outputs),
+            labels=labels,
+            display_labels=[names.get(str(label), str(label)) for label in labels],
+        )
+        figure, axes = display.figure_, display.ax_
     else:
         figure, axes = plt.subplots()
         axes.scatter(y, outputs.reshape(len(y), -1)[:, 0], s=8)
         axes.set_xlabel("true")
         axes.set_ylabel("predicted")
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=100)
-    plt.close(figure)
-    return buffer.getvalue()
+    axes.set_title(_title(report))
+    return figure
 
 
 def _html(report: dict[str, Any], png: bytes) -> str:
@@ -140,9 +174,15 @@ def _html(report: dict[str, Any], png: bytes) -> str:
     image = base64.b64encode(png).decode()
     return (
         "<!doctype html><meta charset='utf-8'><title>modelport evaluation</title>"
-        f"<h1>Evaluation: {html.escape(str(report['dataset']))}</h1><table>{rows}</table>"
+        f"<h1>Evaluation: {html.escape(_title(report))}</h1><table>{rows}</table>"
         f"<img alt='plot' src='data:image/png;base64,{image}'>"
     )
+
+
+def _title(report: dict[str, Any]) -> str:
+    model = report.get("model")
+    served = f"{model} version {report.get('version')} on " if model else ""
+    return f"{served}{report['dataset']}"
 
 
 def _text(value: Any) -> str:

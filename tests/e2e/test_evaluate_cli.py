@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import subprocess
 import sys
 from pathlib import Path
@@ -42,6 +43,11 @@ def test_evaluate_digits(digits_server: RunningServer, tmp_path: Path, protocol:
     assert run.returncode == 0, run.stderr
     assert "accuracy" in run.stdout
     report = orjson.loads((tmp_path / "report.json").read_bytes())
+    # it says what it describes: model, version, server, protocol, data set and time
+    assert (report["model"], report["version"], report["dataset"]) == ("digits", "1", "digits")
+    assert (report["server"], report["protocol"]) == (url, protocol)
+    assert datetime.datetime.fromisoformat(report["evaluated_at"]).tzinfo is not None
+    assert "digits version 1" in (tmp_path / "report.html").read_text()
     data = load_dataset("digits")
     with Client(digits_server.url) as client:
         outputs, _ = evaluate.run(client, "digits", data, batch_size=500)

@@ -79,3 +79,24 @@ def test_reports_are_written(tmp_path: Path) -> None:
     assert (tmp_path / "report.png").read_bytes().startswith(b"\x89PNG")
     assert "Evaluation: w" in (tmp_path / "report.html").read_text()
     assert len(paths) == 3
+
+
+def test_the_plot_names_the_classes_and_the_model() -> None:
+    from matplotlib import pyplot as plt
+
+    y = np.array([0, 0, 1, 1])
+    scores = np.array([[0.9, 0.1], [0.4, 0.6], [0.2, 0.8], [0.7, 0.3]])
+    data = Dataset("fraud", np.zeros((4, 1)), y, "classification", ("legitimate", "fraud"))
+    report = {"model": "fraud", "version": "3"} | evaluate.score(data, scores, [0.01])
+    assert report["class_names"] == {"0": "legitimate", "1": "fraud"}
+    figure = evaluate.plot(report, y, scores)
+    axes = figure.axes[0]
+    assert [t.get_text() for t in axes.get_xticklabels()] == ["legitimate", "fraud"]
+    assert axes.get_title() == "fraud version 3 on fraud"
+    plt.close(figure)
+
+
+def test_datasets_with_named_classes() -> None:
+    assert load_dataset("fraud").class_names == ("legitimate", "fraud")
+    assert load_dataset("iris").class_names == ("setosa", "versicolor", "virginica")
+    assert load_dataset("diabetes").class_names == ()

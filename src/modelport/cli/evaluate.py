@@ -40,7 +40,8 @@ def run(args: argparse.Namespace) -> int:
     data = load_dataset(args.dataset)
     with Client(args.url, protocol=args.protocol) as client, _progress(len(data.y)) as advance:
         outputs, latencies = evaluate.run(client, args.model, data, args.batch_size, advance)
-    report = evaluate.score(data, outputs, latencies)
+        described = evaluate.provenance(client, args.model, args.url, args.protocol)
+    report = described | evaluate.score(data, outputs, latencies)
     paths = evaluate.write_report(report, args.out, data.y, outputs)
     print(_summary(report))
     print("wrote " + ", ".join(str(p) for p in paths))
@@ -65,7 +66,10 @@ def _progress(total: int) -> Iterator[Callable[[int], None] | None]:
 
 def _summary(report: dict[str, Any]) -> str:
     lat = report["latency_ms"]
-    head = f"{report['dataset']}: {report['samples']} samples"
+    head = (
+        f"{report['model']} version {report['version']} at {report['server']}, "
+        f"{report['dataset']}: {report['samples']} samples"
+    )
     if report["task"] == "classification":
         quality = (
             f"accuracy {report['accuracy']:.4f}, macro F1 {report['macro']['f1']:.4f}, "
