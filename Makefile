@@ -6,6 +6,10 @@ REPO ?= models
 HOST ?= 127.0.0.1
 PORT ?= 8000
 PIP := $(BIN)/python -m pip install --quiet --disable-pip-version-check
+# PyTorch's CPU-only wheels: on the default index `torch` is the CUDA build (17 nvidia
+# packages, several GB). Empty TORCH_INDEX to take torch from the default index instead.
+TORCH_INDEX ?= https://download.pytorch.org/whl/cpu
+TORCH_PIN := $(shell grep -o '"torch==[^"]*"' pyproject.toml | head -n 1 | tr -d '"')
 
 .PHONY: serve test check demo bench clean
 
@@ -34,7 +38,14 @@ $(VENV)/.serve-deps: pyproject.toml | $(VENV)/bin/python
 	$(PIP) -e '.[examples]'
 	touch $@
 
-$(VENV)/.test-deps: pyproject.toml | $(VENV)/bin/python
+$(VENV)/.torch-cpu: pyproject.toml | $(VENV)/bin/python
+ifneq ($(TORCH_INDEX),)
+	$(PIP) --retries 1 --no-deps --index-url $(TORCH_INDEX) '$(TORCH_PIN)' \
+		|| echo "note: $(TORCH_INDEX) not reachable; torch comes from the default index"
+endif
+	touch $@
+
+$(VENV)/.test-deps: pyproject.toml $(VENV)/.torch-cpu | $(VENV)/bin/python
 	$(PIP) -e '.[dev]'
 	touch $@ $(VENV)/.serve-deps
 
