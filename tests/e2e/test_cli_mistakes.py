@@ -158,3 +158,12 @@ def test_a_missing_extra_is_named_by_its_install_name(
     )
     assert code == 1
     assert "pip install 'modelport[evaluate]'" in capsys.readouterr().err
+
+
+def test_an_unknown_data_set(tmp_path: Path) -> None:
+    np.savez(tmp_path / "no_labels.npz", x=np.zeros((2, 784)))
+    for dataset in ("nope.txt", str(tmp_path / "no_labels.npz")):
+        run = modelport(
+            "evaluate", "digits", "--url", f"127.0.0.1:{free_port()}", "--dataset", dataset
+        )
+        assert "cannot use data set" in one_line_error(run)

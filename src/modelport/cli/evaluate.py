@@ -13,6 +13,7 @@ from modelport import evaluate
 from modelport.cli.hints import DefaultsShown
 from modelport.client import Client
 from modelport.datasets import DATASETS, load_dataset
+from modelport.errors import InvalidInput
 
 
 def add_parser(commands: Any, name: str) -> None:
@@ -37,7 +38,10 @@ def add_parser(commands: Any, name: str) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    data = load_dataset(args.dataset)
+    try:
+        data = load_dataset(args.dataset)
+    except (ValueError, KeyError) as exc:  # unknown name, unreadable file, missing x or y
+        raise InvalidInput(f"cannot use data set {args.dataset!r}: {exc}") from exc
     with Client(args.url, protocol=args.protocol) as client, _progress(len(data.y)) as advance:
         outputs, latencies = evaluate.run(client, args.model, data, args.batch_size, advance)
         described = evaluate.provenance(client, args.model, args.url, args.protocol)
