@@ -191,32 +191,17 @@ async def test_version_swap_under_load_fails_no_request(
     polled: tuple[Server, httpx2.AsyncClient, Path],
 ) -> None:
     server, client, root = polled
-    body = {"inputs": [{"name": "input", "datatype": "FP32", "shape": [1, 2], "data": [1, 2]}]}
     failures: list[str] = []
     served: set[str] = set()
     stop = asyncio.Event()
 
-    async def steady() -> None:
-        for _ in range(2000):  # bounded
-            if stop.is_set():
-                return
-            response = await client.post("/v2/models/m/infer", json=body)
-            if response.status_code != 200:
-                failures.append(response.text)
-            else:
-                served.add(response.json()["model_version"])
-            # In-process transport never waits on a socket: yield as a network server would.
-            await asyncio.sleep(0)
-
     async def swap() -> None:
         for version in (2, 3, 4):
             fp32_identity(root, version)
-            for _ in range(2):
-                await server.control.poll_once()
-                await asyncio.sleep(0.01)
+            await polls(server, 2)
         stop.set()
 
-    await asyncio.gather(*(steady() for _ in range(8)), swap())
+    await asyncio.gather(*(steady_load(client, stop, failures, served) for _ in range(8)), swap())
     assert failures == []
     assert {"1", "4"} <= served
 
