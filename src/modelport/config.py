@@ -65,8 +65,30 @@ class Settings:
     allow_pickle: bool = False
     """Load formats that run code (pickle, joblib, Keras .h5), each only if its SHA-256 is
     listed in the model's ``trusted_sha256``."""
+    api_keys: str = ""
+    """A YAML file of API keys with scopes, models and quotas (``keys.py``); re-read when it
+    changes. Set: every request needs a key, except health and metrics unless protected."""
+    auth_health: bool = False
+    """With keys: health and readiness need a key too."""
+    auth_metrics: bool = False
+    """With keys: /metrics needs a key with the read scope."""
+    quota_rate: float = 0.0
+    """Requests/s per key (for keys that set none) or per client address without keys; 0: off."""
+    quota_concurrency: int = 0
+    """Requests in flight per key or client address; 0: off."""
+    tls_cert: str = ""
+    tls_key: str = ""
+    """PEM certificate chain and private key: HTTP and gRPC are served over TLS."""
+    tls_client_ca: str = ""
+    """PEM CA: clients must present a certificate it signed (mutual TLS)."""
+    require_checksums: bool = False
+    """Refuse a version without ``checksums.sha256``."""
 
     def __post_init__(self) -> None:
+        if bool(self.tls_cert) != bool(self.tls_key):
+            raise ValueError("--tls-cert and --tls-key go together")
+        if self.tls_client_ca and not self.tls_cert:
+            raise ValueError("--tls-client-ca (mutual TLS) needs --tls-cert and --tls-key")
         for name, (low, high) in _BOUNDS.items():
             value = getattr(self, name)
             if not low <= value <= high:
@@ -92,6 +114,8 @@ _BOUNDS: dict[str, tuple[float, float]] = {
     "http_header_timeout_secs": (1e-3, _NO_MAX),
     "http_body_timeout_secs": (1e-3, _NO_MAX),
     "repository_poll_secs": (1e-3, _NO_MAX),
+    "quota_rate": (0, _NO_MAX),
+    "quota_concurrency": (0, _NO_MAX),
 }
 """Each numeric setting's allowed range; anything else is refused at start with its flag."""
 

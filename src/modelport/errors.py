@@ -15,6 +15,9 @@ Hierarchy::
     ├── ServerUnreachable     UNAVAILABLE        (client) no server, or another protocol, there
     ├── RequestTimeout        DEADLINE_EXCEEDED  waited in the queue past its timeout
     ├── ManagementDisabled    PERMISSION_DENIED  load/unload asked for outside explicit mode
+    ├── Unauthenticated       UNAUTHENTICATED    keys are configured and none (or no valid one) came
+    ├── NotPermitted          PERMISSION_DENIED  the key lacks the scope, or the model is not its
+    ├── QuotaExceeded         RESOURCE_EXHAUSTED over the caller's request rate or concurrency
     ├── LoadFailed            FAILED_PRECONDITION an explicit load did not produce a ready model
     ├── Unsupported           UNIMPLEMENTED      a protocol feature we do not offer
     ├── ModelLoadError        INTERNAL           a model failed to load (kept as its reason)
@@ -37,6 +40,8 @@ class ErrorCode(enum.Enum):
     FAILED_PRECONDITION = "FAILED_PRECONDITION"
     UNIMPLEMENTED = "UNIMPLEMENTED"
     INTERNAL = "INTERNAL"
+    UNAUTHENTICATED = "UNAUTHENTICATED"
+    RESOURCE_EXHAUSTED = "RESOURCE_EXHAUSTED"
 
 
 SHOWN_CHARS = 64
@@ -118,6 +123,23 @@ class ManagementDisabled(ModelportError):
     code = ErrorCode.PERMISSION_DENIED
 
 
+class Unauthenticated(ModelportError):
+    code = ErrorCode.UNAUTHENTICATED
+
+
+class NotPermitted(ModelportError):
+    code = ErrorCode.PERMISSION_DENIED
+
+
+class QuotaExceeded(ModelportError):
+    code = ErrorCode.RESOURCE_EXHAUSTED
+
+    def __init__(self, message: str, retry_after: int = 1) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+        """Seconds until a request would be admitted (HTTP ``Retry-After``)."""
+
+
 class LoadFailed(ModelportError):
     code = ErrorCode.FAILED_PRECONDITION
 
@@ -145,6 +167,8 @@ _BY_CODE: dict[ErrorCode, type[ModelportError]] = {
     ErrorCode.FAILED_PRECONDITION: LoadFailed,
     ErrorCode.UNIMPLEMENTED: Unsupported,
     ErrorCode.INTERNAL: InferenceFailed,
+    ErrorCode.UNAUTHENTICATED: Unauthenticated,
+    ErrorCode.RESOURCE_EXHAUSTED: QuotaExceeded,
 }
 
 

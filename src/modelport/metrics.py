@@ -42,6 +42,8 @@ REASONS = {
     ErrorCode.FAILED_PRECONDITION: "invalid",
     ErrorCode.UNIMPLEMENTED: "unimplemented",
     ErrorCode.INTERNAL: "internal",
+    ErrorCode.UNAUTHENTICATED: "unauthenticated",
+    ErrorCode.RESOURCE_EXHAUSTED: "rate_limited",
 }
 LATENCY_BOUNDS_S = tuple(ns / 1e9 for ns in LATENCY_BOUNDS_NS)
 
@@ -73,6 +75,26 @@ class Metrics:
     def watch(self, source: Callable[[], Iterable[ModelGauges]]) -> None:
         """Report ``source()``'s model versions at every scrape."""
         self.registry.register(_ModelCollector(source, self.failures))
+
+    def watch_keys(self, outcomes: Counter[tuple[str, str]]) -> None:
+        """Report requests by API key name and outcome (admitted, unauthenticated,
+        forbidden, rate_limited) at every scrape; key names only, never keys."""
+        self.registry.register(_KeyCollector(outcomes))
+
+
+class _KeyCollector(Collector):
+    def __init__(self, outcomes: Counter[tuple[str, str]]) -> None:
+        self._outcomes = outcomes
+
+    def collect(self) -> Iterator[Metric]:
+        family = CounterMetricFamily(
+            "modelport_api_key_requests",
+            "Requests the access policy decided, by API key name (empty: none) and outcome",
+            labels=["key", "outcome"],
+        )
+        for (key, outcome), count in sorted(self._outcomes.items()):
+            family.add_metric([key, outcome], count)
+        yield family
 
 
 class _ModelCollector(Collector):

@@ -10,20 +10,25 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
+import ipaddress
 import logging
 import socket
+import ssl
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import uvicorn
 from starlette.types import ASGIApp
 
+from modelport.auth import AccessPolicy, Limits
 from modelport.config import Settings
 from modelport.control import ModelControl
 from modelport.cpus import threads_per_process
 from modelport.dataplane import DataPlane
 from modelport.grpc.server import GrpcServer
+from modelport.keys import KeysFile, KeysFileError
 from modelport.metrics import Metrics
 from modelport.registry import ModelRegistry
 from modelport.rest.app import RestOptions, create_app, metrics_app
@@ -32,6 +37,7 @@ from modelport.rest.inference import InferenceRoutes, InferenceService
 from modelport.rest.lane import http_protocol
 from modelport.runtimes import RuntimeOptions
 from modelport.runtimes.onnx_shared import shared_weights_dir
+from modelport.tls import Reloader, TlsFiles
 from modelport.version import __version__
 
 logger = logging.getLogger(__name__)
@@ -87,6 +93,9 @@ class Server:
         )
         self.metrics.watch(self.registry.gauges)
         self.control = ModelControl(settings, self.registry)
+        self.policy, self.keys_file = access_policy(settings)
+        if self.policy.active:
+            self.metrics.watch_keys(self.policy.outcomes)
         self.dataplane = DataPlane(
             self.registry, self.control, __version__, settings.strict_readiness
         )
@@ -96,6 +105,8 @@ class Server:
         self._grpc: GrpcServer | None = None
         self._http: list[HttpListener] = []
         self._poller: asyncio.Task[None] | None = None
+        self._watcher: asyncio.Task[None] | None = None
+        self.tls: Reloader | None = None
 
     async def load_models(self) -> None:
         await self.control.start()
@@ -112,25 +123,38 @@ class Server:
         options = RestOptions(
             s.max_request_bytes, s.max_json_depth, self.default_model(), s.allow_metrics
         )
-        return create_app(self.dataplane, options, self.metrics)
+        return create_app(self.dataplane, options, self.metrics, self.policy)
 
     async def start(self) -> None:
         await self.load_models()
         s = self.settings
         given = self.sockets
+        if s.tls_cert:
+            files = TlsFiles(Path(s.tls_cert), Path(s.tls_key), optional_path(s.tls_client_ca))
+            try:
+                self.tls = Reloader(files)
+            except (OSError, ssl.SSLError) as exc:
+                raise ServerError(f"cannot use the TLS certificate and key: {exc}") from exc
+        warn_if_exposed(s)
         app = self.build_app()
         self.http_port = await self._listen(
             app, s.http_port, given.http if given else None, app.service
         )
         if s.metrics_port >= 0:
             sock = given.metrics if given else None
-            self.metrics_port = await self._listen(metrics_app(self.metrics), s.metrics_port, sock)
+            metrics = metrics_app(self.metrics, self.policy)
+            self.metrics_port = await self._listen(metrics, s.metrics_port, sock)
         # Everything allocated so far (modules, models) lives for the whole process: keep it
         # out of the garbage collector's scans, which otherwise run on the request path.
         gc.freeze()
         if self.settings.allow_grpc:
+            credentials = self.tls.grpc_credentials() if self.tls else None
             self._grpc = GrpcServer(
-                self.dataplane, s.grpc_max_message_bytes, s.grpc_max_concurrent_calls
+                self.dataplane,
+                s.grpc_max_message_bytes,
+                s.grpc_max_concurrent_calls,
+                self.policy,
+                credentials,
             )
             port = self.sockets.grpc_port if self.sockets else self.settings.grpc_port
             self.grpc_port = await self._grpc.start(s.host, port, reuse_port=bool(self.sockets))
@@ -138,6 +162,17 @@ class Server:
                 raise ServerError(f"cannot listen for gRPC on port {port}")
         if self.control.mode == "poll":
             self._poller = asyncio.create_task(self.control.run_poller())
+        if self.keys_file or self.tls:
+            self._watcher = asyncio.create_task(self._watch_files())
+
+    async def _watch_files(self) -> None:
+        """Keys and certificates take effect without a restart: two stats every interval."""
+        while True:
+            await asyncio.sleep(FILES_POLL_SECS)
+            if self.keys_file:
+                self.keys_file.refresh()
+            if self.tls:
+                self.tls.refresh()
 
     async def _listen(
         self,
@@ -158,6 +193,7 @@ class Server:
             log_config=None,
             access_log=False,
             http=http_protocol(lane, s.http_header_timeout_secs, s.http_body_timeout_secs),
+            ssl_context_factory=self._ssl_context if self.tls else None,
             timeout_graceful_shutdown=int(s.exit_timeout_secs),
             server_header=False,
         )
@@ -167,13 +203,19 @@ class Server:
         await listener.started()
         return int(sock.getsockname()[1])
 
+    def _ssl_context(self, *_: object) -> ssl.SSLContext:
+        """uvicorn's ``ssl_context_factory``: the one context the reloader updates."""
+        assert self.tls is not None
+        return self.tls.context
+
     async def stop(self) -> None:
         """Drain and stop; safe to call more than once."""
         self.dataplane.draining = True
-        if self._poller is not None:
-            self._poller.cancel()
-            await asyncio.gather(self._poller, return_exceptions=True)
-            self._poller = None
+        for task in (self._poller, self._watcher):
+            if task is not None:
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
+        self._poller = self._watcher = None
         if self._grpc is not None:
             await self._grpc.stop(self.settings.exit_timeout_secs)
             self._grpc = None
@@ -198,6 +240,57 @@ class HttpListener:
     async def stop(self) -> None:
         self.server.should_exit = True
         await self.task
+
+
+FILES_POLL_SECS = 2.0
+"""How often the keys file and the TLS files are checked for changes."""
+
+
+def access_policy(settings: Settings) -> tuple[AccessPolicy, KeysFile | None]:
+    """The policy every transport asks, with its keys loaded (a bad keys file stops here)."""
+    policy = AccessPolicy(
+        defaults=Limits(settings.quota_rate, settings.quota_concurrency),
+        protect_health=settings.auth_health,
+        protect_metrics=settings.auth_metrics,
+    )
+    if not settings.api_keys:
+        return policy, None
+    keys_file = KeysFile(Path(settings.api_keys), policy)
+    try:
+        keys_file.load()
+    except KeysFileError as exc:
+        raise ServerError(f"--api-keys: {exc}") from exc
+    return policy, keys_file
+
+
+def optional_path(text: str) -> Path | None:
+    return Path(text) if text else None
+
+
+def warn_if_exposed(settings: Settings) -> None:
+    """Beyond loopback, say what anyone who reaches the ports can do."""
+    if is_loopback(settings.host):
+        return
+    if not settings.api_keys:
+        logger.warning(
+            "listening on %s without --api-keys: anyone who reaches these ports can run "
+            "inference, read every model's metadata and statistics%s",
+            settings.host,
+            " and load or unload models" if settings.model_control_mode == "explicit" else "",
+        )
+    if not settings.tls_cert:
+        logger.warning(
+            "listening on %s without TLS (--tls-cert/--tls-key): requests, answers and API "
+            "keys cross the network in clear",
+            settings.host,
+        )
+
+
+def is_loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return host == "localhost"
 
 
 def bind(host: str, port: int, reuse_port: bool = False) -> socket.socket:

@@ -109,7 +109,38 @@ def add_parser(commands: Any, name: str) -> None:
         const=True,
         help="load pickle/joblib/.h5 files whose SHA-256 the model's config lists (default: off)",
     )
+    _add_security(add)
     _state_defaults(cmd)
+
+
+def _add_security(add: Any) -> None:
+    add("--api-keys", metavar="FILE", help="YAML file of API keys, scopes and quotas")
+    add("--auth-health", type=_bool, metavar="BOOL", help="with keys, health needs one too")
+    add("--auth-metrics", type=_bool, metavar="BOOL", help="with keys, /metrics needs one too")
+    add("--quota-rate", type=float, help="requests/s per key (or per client address); 0: off")
+    add("--quota-concurrency", type=int, help="requests in flight per key or address; 0: off")
+    tls = "serve HTTP and gRPC over TLS"
+    add("--tls-cert", "--grpc-server-cert", metavar="PEM", help=f"certificate chain: {tls}")
+    add("--tls-key", "--grpc-server-key", metavar="PEM", help="private key of --tls-cert")
+    add(
+        "--tls-client-ca",
+        "--grpc-root-cert",
+        metavar="PEM",
+        help="require client certificates signed by this CA (mutual TLS)",
+    )
+    add("--grpc-use-ssl", type=_bool, metavar="BOOL", help="Triton's: TLS needs --tls-cert")
+    add(
+        "--grpc-use-ssl-mutual",
+        type=_bool,
+        metavar="BOOL",
+        help="Triton's: mutual TLS needs --tls-client-ca",
+    )
+    add(
+        "--require-checksums",
+        action="store_const",
+        const=True,
+        help="refuse versions without checksums.sha256 (default: verify it where present)",
+    )
 
 
 def _state_defaults(cmd: argparse.ArgumentParser) -> None:
@@ -134,8 +165,18 @@ def _bool(text: str) -> bool:
     raise argparse.ArgumentTypeError(f"expected true or false, got {text!r}")
 
 
+TRITON_SWITCHES = {
+    "grpc_use_ssl": ("tls_cert", "--grpc-use-ssl true needs --grpc-server-cert and -key"),
+    "grpc_use_ssl_mutual": ("tls_client_ca", "--grpc-use-ssl-mutual true needs --grpc-root-cert"),
+}
+"""Triton's on/off flags for what the certificate flags already decide here."""
+
+
 def settings(args: argparse.Namespace) -> Settings:
     flags = {k: v for k, v in vars(args).items() if k not in ("command", "path")}
+    for switch, (needed, message) in TRITON_SWITCHES.items():
+        if flags.pop(switch) and not flags[needed]:
+            raise ValueError(message)
     for key in ("model_repositories", "load_models"):
         if flags[key] is not None:
             flags[key] = tuple(flags[key])

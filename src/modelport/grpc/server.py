@@ -14,7 +14,9 @@ from google.protobuf import descriptor_pool
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
+from modelport.auth import AccessPolicy
 from modelport.dataplane import DataPlane
+from modelport.grpc.access import AccessInterceptor
 from modelport.grpc.bridge import LoopBridge
 from modelport.grpc.servicer import InferenceServicer
 from modelport.protocol._generated import grpc_service_pb2 as pb
@@ -38,9 +40,16 @@ def _reflection_pool() -> descriptor_pool.DescriptorPool:
 
 class GrpcServer:
     def __init__(
-        self, dataplane: DataPlane, max_message_bytes: int, max_calls: int = DEFAULT_CALLS
+        self,
+        dataplane: DataPlane,
+        max_message_bytes: int,
+        max_calls: int = DEFAULT_CALLS,
+        policy: AccessPolicy | None = None,
+        credentials: grpc.ServerCredentials | None = None,
     ) -> None:
         self._dataplane = dataplane
+        self._policy = policy or AccessPolicy()
+        self._credentials = credentials
         self._max = max_message_bytes
         self._calls = max_calls
         self._server: grpc.Server | None = None
@@ -56,15 +65,23 @@ class GrpcServer:
             ("grpc.so_reuseport", int(reuse_port)),
         ]
         pool = ThreadPoolExecutor(self._calls, thread_name_prefix="modelport-grpc")
-        server = grpc.server(pool, options=options, maximum_concurrent_rpcs=self._calls)
+        keyed = self._policy.keyring is not None  # the interceptor only where keys exist
+        interceptors = [AccessInterceptor(self._policy, SERVICE)] if keyed else []
+        server = grpc.server(
+            pool, options=options, maximum_concurrent_rpcs=self._calls, interceptors=interceptors
+        )
         bridge = LoopBridge(self._dataplane, asyncio.get_running_loop())
-        pb_grpc.add_GRPCInferenceServiceServicer_to_server(InferenceServicer(bridge), server)  # type: ignore[no-untyped-call]
+        servicer = InferenceServicer(bridge, self._policy)
+        pb_grpc.add_GRPCInferenceServiceServicer_to_server(servicer, server)  # type: ignore[no-untyped-call]
         health_pb2_grpc.add_HealthServicer_to_server(self._health, server)
         names = (SERVICE, health.SERVICE_NAME, reflection.SERVICE_NAME)
         reflection.enable_server_reflection(names, server, pool=_reflection_pool())
         address = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
         try:
-            bound = int(server.add_insecure_port(address))
+            if self._credentials is None:
+                bound = int(server.add_insecure_port(address))
+            else:
+                bound = int(server.add_secure_port(address, self._credentials))
         except RuntimeError:  # grpcio raises where it used to return 0
             return 0
         server.start()

@@ -17,7 +17,9 @@ from typing import Any, TypeVar
 
 import grpc
 
+from modelport.auth import OPEN, AccessPolicy, Pass
 from modelport.errors import ErrorCode, ModelportError
+from modelport.grpc.access import action_of, authorization, peer_host, trailers_for
 from modelport.grpc.bridge import LoopBridge
 from modelport.grpc.errors import GRPC_STATUS
 from modelport.protocol import v2_grpc
@@ -41,9 +43,14 @@ def mapped(method: Handler[Request, Response]) -> Handler[Request, Response]:
     @functools.wraps(method)
     def wrapper(self: Any, request: Request, context: grpc.ServicerContext) -> Response:
         try:
-            return method(self, request, context)
+            admitted = self.admit(method.__name__, request, context)
+            try:
+                return method(self, request, context)
+            finally:
+                admitted.release()
         except ModelportError as exc:
             self.count_failure(method.__name__, request, exc.code)
+            context.set_trailing_metadata(trailers_for(exc))
             context.abort(GRPC_STATUS[exc.code], exc.message)
         except CancelledError:
             context.abort(grpc.StatusCode.CANCELLED, "the call was cancelled")
@@ -57,9 +64,17 @@ def mapped(method: Handler[Request, Response]) -> Handler[Request, Response]:
 
 
 class InferenceServicer(pb_grpc.GRPCInferenceServiceServicer):
-    def __init__(self, bridge: LoopBridge) -> None:
+    def __init__(self, bridge: LoopBridge, policy: AccessPolicy | None = None) -> None:
         self.bridge = bridge
         self.dataplane = bridge.dataplane
+        self.policy = policy or AccessPolicy()
+
+    def admit(self, method: str, request: Any, context: grpc.ServicerContext) -> Pass:
+        """The access policy's pass for this call (OPEN when nothing is configured)."""
+        if not self.policy.active:
+            return OPEN
+        action, model = action_of(method, request)
+        return self.policy.admit(authorization(context), peer_host(context), action, model)
 
     def count_failure(self, method: str, request: Any, code: ErrorCode) -> None:
         if method in ("ModelInfer", "ModelStreamInfer"):
@@ -122,7 +137,7 @@ class InferenceServicer(pb_grpc.GRPCInferenceServiceServicer):
         self, requests: Iterator[pb.ModelInferRequest], context: Any
     ) -> Iterator[pb.ModelStreamInferResponse]:
         """Requests of a stream run concurrently; each answer (or error) is matched by id."""
-        stream = _Stream(self)
+        stream = _Stream(self, context)
         context.add_callback(stream.cancel)
         reader = threading.Thread(
             target=stream.read, args=(requests,), name="modelport-grpc-stream", daemon=True
@@ -136,8 +151,9 @@ class _Stream:
     """One ModelStreamInfer call: a reader thread starts each request on the loop, and
     the answers come back through a queue, in the order they finish."""
 
-    def __init__(self, servicer: InferenceServicer) -> None:
+    def __init__(self, servicer: InferenceServicer, context: grpc.ServicerContext) -> None:
         self._servicer = servicer
+        self._context = context
         self.answers: queue.SimpleQueue[pb.ModelStreamInferResponse | None] = queue.SimpleQueue()
         self._slots = threading.BoundedSemaphore(STREAM_CONCURRENCY)
         self._pending: set[Future[InferResponse]] = set()
@@ -156,13 +172,18 @@ class _Stream:
             self.answers.put(None)
 
     def _start(self, request: pb.ModelInferRequest) -> None:
+        """Each request of the stream is admitted by the access policy on its own."""
+        admitted = OPEN
         try:
+            admitted = self._servicer.admit("ModelStreamInfer", request, self._context)
             pending = self._servicer.bridge.infer(v2_grpc.decode_infer_request(request))
         except Exception as exc:
+            admitted.release()
             self._answer(request, exc)
             return
         with self._lock:
             self._pending.add(pending)
+        pending.add_done_callback(lambda _: admitted.release())
         pending.add_done_callback(functools.partial(self._finished, request))
 
     def _finished(self, request: pb.ModelInferRequest, pending: Future[InferResponse]) -> None:

@@ -11,9 +11,11 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import ASGIApp
 
+from modelport.auth import AccessPolicy
 from modelport.dataplane import DataPlane
 from modelport.metrics import Metrics
 from modelport.rest import tfserving, v2
+from modelport.rest.access import AccessGuard
 from modelport.rest.endpoints import Endpoints, RestOptions
 from modelport.rest.errors import EXCEPTION_HANDLERS
 from modelport.rest.inference import InferenceRoutes, InferenceService
@@ -21,24 +23,32 @@ from modelport.rest.inference import InferenceRoutes, InferenceService
 __all__ = ["RestOptions", "create_app"]
 
 
-def create_app(dataplane: DataPlane, options: RestOptions, metrics: Metrics) -> InferenceRoutes:
-    """The inference routes in front of a Starlette app for the rest; its ``service`` is
-    what ``rest/lane.py`` serves the same routes with."""
-    endpoints = Endpoints(dataplane, options)
+def create_app(
+    dataplane: DataPlane,
+    options: RestOptions,
+    metrics: Metrics,
+    policy: AccessPolicy | None = None,
+) -> InferenceRoutes:
+    """The inference routes in front of a Starlette app for the rest (behind the access
+    guard); its ``service`` is what ``rest/lane.py`` serves the same routes with."""
+    policy = policy or AccessPolicy()
+    endpoints = Endpoints(dataplane, options, policy)
     routes = [*v2.routes(endpoints), *tfserving.routes(endpoints)]
     if options.metrics:
         routes.append(Route("/metrics", metrics_endpoint(metrics), methods=["GET"]))
     app = Starlette(routes=routes, exception_handlers=EXCEPTION_HANDLERS)
     app.state.dataplane = dataplane
-    return InferenceRoutes(app, InferenceService(endpoints))
+    guarded = AccessGuard(app, policy, options.default_model)
+    return InferenceRoutes(guarded, InferenceService(endpoints))
 
 
-def metrics_app(metrics: Metrics) -> ASGIApp:
+def metrics_app(metrics: Metrics, policy: AccessPolicy | None = None) -> ASGIApp:
     """Only ``GET /metrics``: for ``--metrics-port`` (Triton serves metrics on 8002)."""
-    return Starlette(
+    app = Starlette(
         routes=[Route("/metrics", metrics_endpoint(metrics), methods=["GET"])],
         exception_handlers=EXCEPTION_HANDLERS,
     )
+    return AccessGuard(app, policy or AccessPolicy())
 
 
 def metrics_endpoint(metrics: Metrics) -> Callable[[Request], Awaitable[Response]]:

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from starlette.requests import Request
 from starlette.responses import Response
 
+from modelport.auth import AccessPolicy
 from modelport.dataplane import DataPlane
 from modelport.protocol import jsonbody
 from modelport.rest.body import read_body
@@ -23,9 +24,12 @@ class RestOptions:
 
 
 class Endpoints:
-    def __init__(self, dataplane: DataPlane, options: RestOptions) -> None:
+    def __init__(
+        self, dataplane: DataPlane, options: RestOptions, policy: AccessPolicy | None = None
+    ) -> None:
         self.dataplane = dataplane
         self.options = options
+        self.policy = policy or AccessPolicy()
 
     async def body(self, request: Request) -> bytes:
         return await read_body(request.headers, request.receive, self.options.max_request_bytes)

@@ -24,6 +24,8 @@ HTTP_STATUS: dict[ErrorCode, int] = {
     ErrorCode.FAILED_PRECONDITION: 400,
     ErrorCode.UNIMPLEMENTED: 501,
     ErrorCode.INTERNAL: 500,
+    ErrorCode.UNAUTHENTICATED: 401,
+    ErrorCode.RESOURCE_EXHAUSTED: 429,
 }
 
 

@@ -18,8 +18,10 @@ from typing import Any, NamedTuple
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from modelport.auth import OPEN, Action, Pass
 from modelport.errors import ErrorCode, ModelNotFound, ModelportError
 from modelport.protocol import jsonbody, predict, v2_binary, v2_json
+from modelport.rest.access import client_of, refusal_headers
 from modelport.rest.body import check_head, decompress, read_raw
 from modelport.rest.endpoints import Endpoints
 from modelport.rest.errors import HTTP_STATUS
@@ -110,6 +112,33 @@ class InferenceService:
     def route(self, path: str) -> tuple[Route, str, str] | None:
         return match(path, self.ep.options.default_model)
 
+    def screen(
+        self, name: str, version: str, headers: Headers, client: str
+    ) -> tuple[Pass, Reply | None]:
+        """Everything decided before the body is read: the access policy's pass, and the
+        reply when the request is refused (then the pass is already released)."""
+        admitted = self.admit(name, headers, client)
+        if isinstance(admitted, tuple):
+            return OPEN, admitted
+        refused = self.check(name, version, headers)
+        if refused is not None:
+            admitted.release()
+            return OPEN, refused
+        return admitted, None
+
+    def admit(self, name: str, headers: Headers, client: str) -> Pass | Reply:
+        """The request's pass from the access policy, or the refusal (401, 403, 429) to
+        answer, before anything about the model is looked up."""
+        policy = self.ep.policy
+        if not policy.active:
+            return OPEN
+        try:
+            return policy.admit(headers.get("authorization"), client, Action.INFER, name)
+        except ModelportError as exc:
+            self.ep.dataplane.count_failure(exc.code, name)
+            headers = {**JSON, **refusal_headers(exc)}
+            return HTTP_STATUS[exc.code], headers, jsonbody.error_body(exc.message)
+
     def check(self, name: str, version: str, headers: Headers) -> Reply | None:
         """The error reply for a request refused before its body is read (unknown or
         unready model, refused content type, declared size over the limit), else None."""
@@ -174,15 +203,17 @@ class InferenceRoutes:
         self, route: Route, name: str, version: str, scope: Scope, receive: Receive
     ) -> Reply:
         headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
-        refused = self.service.check(name, version, headers)
+        admitted, refused = self.service.screen(name, version, headers, client_of(scope))
         if refused is not None:
             return refused
         try:
             body = await read_raw(receive, self.service.limit)
+            reply = self.service.reply(route, name, version, headers, body)
+            return reply if isinstance(reply, tuple) else await reply
         except ModelportError as exc:
             return self.service.error(name, exc)
-        reply = self.service.reply(route, name, version, headers, body)
-        return reply if isinstance(reply, tuple) else await reply
+        finally:
+            admitted.release()
 
 
 async def _send(send: Send, status: int, headers: Mapping[str, str], content: bytes) -> None:

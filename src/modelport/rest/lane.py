@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 import httptools
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE
 
+from modelport.auth import OPEN, Pass
 from modelport.errors import ErrorCode
 from modelport.rest.body import too_large
 from modelport.rest.connection import GuardedHttpToolsProtocol
@@ -66,6 +67,8 @@ class _Pending:
     cycle: LaneCycle
     refused: Reply | None
     """An error decided before the body (answered once the body has been read)."""
+    admitted: Pass = OPEN
+    """The access policy's pass, released once the request is answered."""
     chunks: list[bytes] = field(default_factory=list)
     size: int = 0
     discarding: bool = False
@@ -103,12 +106,13 @@ class InferenceLane(GuardedHttpToolsProtocol):
         headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in self.headers}
         keep_alive = self.parser.get_http_version() != "1.0" and self.parser.should_keep_alive()
         self.cycle = cycle = LaneCycle(keep_alive)  # type: ignore[assignment]
-        refused = self.service.check(name, version, headers)
-        self._pending = pending = _Pending(route, name, version, headers, cycle, refused)
+        client = self.client[0] if self.client else ""
+        admitted, refused = self.service.screen(name, version, headers, client)
+        self._pending = pending = _Pending(route, name, version, headers, cycle, refused, admitted)
         if refused is None:
             if self.expect_100_continue:
                 self.transport.write(CONTINUE)
-        elif refused[0] == 413 or self.expect_100_continue:
+        elif refused[0] in (401, 403, 413, 429) or self.expect_100_continue:
             self._answer_early(pending, refused)
 
     def on_body(self, body: bytes) -> None:
@@ -153,7 +157,10 @@ class InferenceLane(GuardedHttpToolsProtocol):
 
     def _answer_later(self, pending: _Pending, reply: Awaitable[Reply]) -> asyncio.Task[None]:
         async def answer() -> None:
-            self._answer(pending, await reply)
+            try:
+                self._answer(pending, await reply)
+            finally:
+                pending.admitted.release()  # also when cancelled: the client went away
 
         task = self.loop.create_task(answer())
         self.tasks.add(task)
@@ -167,6 +174,7 @@ class InferenceLane(GuardedHttpToolsProtocol):
         self._answer(pending, reply, read_all=False)
 
     def _answer(self, pending: _Pending, reply: Reply, read_all: bool = True) -> None:
+        pending.admitted.release()
         cycle = pending.cycle
         keep_alive = cycle.keep_alive and read_all
         if not cycle.disconnected and not self.transport.is_closing():
@@ -178,6 +186,8 @@ class InferenceLane(GuardedHttpToolsProtocol):
         self.on_response_complete()
 
     def connection_lost(self, exc: Exception | None) -> None:
+        if self._pending is not None:  # gone while its body was arriving
+            self._pending.admitted.release()
         cycle = self.cycle
         if isinstance(cycle, LaneCycle) and cycle.task is not None and not cycle.response_complete:
             cycle.task.cancel()  # nobody is waiting for it: drop the work

@@ -1,0 +1,106 @@
+"""Which action an HTTP request is, for the access policy, and the guard in front of the
+routes that are not inference (the inference routes ask the policy in ``inference.py``).
+
+Every path maps to an action: health, metrics, read, infer or admin, with the model it is
+about; a path no route serves is a read about every model, so with keys configured it is
+refused (401) before anyone learns whether it exists.
+"""
+
+from __future__ import annotations
+
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from modelport.auth import ANYWHERE, AccessPolicy, Action, Model
+from modelport.errors import ModelportError, QuotaExceeded, Unauthenticated
+from modelport.protocol import jsonbody
+from modelport.rest.errors import HTTP_STATUS
+
+_TF_INFER = (":predict", ":classify", ":regress")
+
+
+def http_action(path: str, default_model: str = "") -> tuple[Action, Model]:
+    """The action and model of a request for ``path`` (already percent-decoded)."""
+    parts = path.split("/")[1:]
+    match parts:
+        case ["v2", "health", _] | ["v2", "models", _, "ready"]:
+            return Action.HEALTH, None
+        case ["v2", "models", _, "versions", _, "ready"]:
+            return Action.HEALTH, None
+        case ["metrics"]:
+            return Action.METRICS, None
+        case ["v2"] | ["v1"]:
+            return Action.READ, None
+        case ["v2", "models", "stats"] | ["v2", "repository", "index"]:
+            return Action.READ, ANYWHERE
+        case ["v2", "models", model, *rest]:
+            return (Action.INFER if rest[-1:] == ["infer"] else Action.READ), model
+        case ["v2", "repository", "models", model, "load" | "unload"]:
+            return Action.ADMIN, model
+        case ["v1", "models", first, *rest]:
+            return _tf_serving(first, rest)
+        case ["predict"]:
+            return Action.INFER, default_model
+        case ["models", model, "predict"]:
+            return Action.INFER, model
+    return Action.READ, ANYWHERE
+
+
+def _tf_serving(first: str, rest: list[str]) -> tuple[Action, Model]:
+    name = first.partition(":")[0]
+    last = rest[-1] if rest else first
+    return (Action.INFER if last.endswith(_TF_INFER) else Action.READ), name
+
+
+def refusal_headers(exc: ModelportError) -> dict[str, str]:
+    """What a refusal says beside its body: how to authenticate, when to come back."""
+    if isinstance(exc, Unauthenticated):
+        return {"www-authenticate": 'Bearer realm="modelport"'}
+    if isinstance(exc, QuotaExceeded):
+        return {"retry-after": str(exc.retry_after)}
+    return {}
+
+
+def authorization_of(scope: Scope) -> str | None:
+    for name, value in scope["headers"]:
+        if name == b"authorization":
+            return str(value.decode("latin-1"))
+    return None
+
+
+def client_of(scope: Scope) -> str:
+    client = scope.get("client")
+    return str(client[0]) if client else ""
+
+
+class AccessGuard:
+    """Pure ASGI: asks the policy before the wrapped app sees the request; releases the
+    request's pass when the app is done."""
+
+    def __init__(self, app: ASGIApp, policy: AccessPolicy, default_model: str = "") -> None:
+        self.app = app
+        self.policy = policy
+        self.default_model = default_model
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not self.policy.active:
+            await self.app(scope, receive, send)
+            return
+        action, model = http_action(scope["path"], self.default_model)
+        try:
+            admitted = self.policy.admit(authorization_of(scope), client_of(scope), action, model)
+        except ModelportError as exc:
+            await _refuse(send, exc)
+            return
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            admitted.release()
+
+
+async def _refuse(send: Send, exc: ModelportError) -> None:
+    body = jsonbody.error_body(exc.message)
+    headers = {"content-type": "application/json", **refusal_headers(exc)}
+    raw = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()]
+    raw.append((b"content-length", str(len(body)).encode()))
+    await send({"type": "http.response.start", "status": HTTP_STATUS[exc.code], "headers": raw})
+    await send({"type": "http.response.body", "body": body})
