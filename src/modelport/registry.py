@@ -25,6 +25,7 @@ from modelport.config import ModelConfig
 from modelport.errors import ErrorCode, InvalidInput, ModelNotFound, ModelNotReady, shown
 from modelport.metrics import Metrics, ModelGauges
 from modelport.model import LoadedModel, execution_mode
+from modelport.repository import checksums
 from modelport.repository.layout import ModelProblem, ModelSource, contained
 from modelport.runtimes import RuntimeOptions
 from modelport.tensor import TensorSpec
@@ -69,7 +70,9 @@ class ModelRegistry:
         default_max_batch: int = 0,
         drain_timeout: float = 30.0,
         metrics: Metrics | None = None,
+        require_checksums: bool = False,
     ) -> None:
+        self._require_checksums = require_checksums
         self._options = options
         self._metrics = metrics or Metrics()
         self._default_max_batch = default_max_batch
@@ -149,7 +152,11 @@ class ModelRegistry:
         started = time.monotonic()
         try:
             model = await asyncio.to_thread(
-                load_model, source, self._options, self._default_max_batch
+                load_model,
+                source,
+                self._options,
+                self._default_max_batch,
+                self._require_checksums,
             )
         except Exception as exc:  # any load failure stays with this version
             self._load_failed(source, current, _reason(exc, source.root))
@@ -325,9 +332,21 @@ def locate(source: ModelSource) -> tuple[str, Path]:
     return kind, artifact
 
 
-def load_model(source: ModelSource, options: RuntimeOptions, default_max_batch: int) -> LoadedModel:
-    """Load one version: find its artifact, check its path, start the runtime, merge config."""
+def load_model(
+    source: ModelSource,
+    options: RuntimeOptions,
+    default_max_batch: int,
+    require_checksums: bool = False,
+) -> LoadedModel:
+    """Load one version: verify its checksums, find its artifact, check its path, start the
+    runtime, merge config."""
     config = source.config
+    if source.version_dir != source.model_dir:  # a single file served alone has no listing
+        checksums.verify(source.version_dir, source.root, require_checksums)
+    elif require_checksums:
+        raise checksums.ChecksumError(
+            "a single model file carries no checksums; serve a repository"
+        )
     kind, artifact = locate(source)
     runtime = runtimes.load(kind, artifact, options.for_model(config))
     inputs = _merged(runtime.inputs, config.inputs, "input")

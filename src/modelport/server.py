@@ -89,7 +89,11 @@ class Server:
         )
         self.metrics = Metrics()
         self.registry = ModelRegistry(
-            options, settings.default_max_batch_size, settings.exit_timeout_secs, self.metrics
+            options,
+            settings.default_max_batch_size,
+            settings.exit_timeout_secs,
+            self.metrics,
+            settings.require_checksums,
         )
         self.metrics.watch(self.registry.gauges)
         self.control = ModelControl(settings, self.registry)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import ssl
 import subprocess
 import sys
 import time
@@ -50,8 +51,12 @@ def start_server(
     tmp_path: Path,
     env: dict[str, str] | None = None,
     prefix: tuple[str, ...] = (),
+    scheme: str = "http",
+    client_cert: str | None = None,
 ) -> RunningServer:
-    """``modelport serve ARGS``, behind ``prefix`` (``taskset -c 0``) when given."""
+    """``modelport serve ARGS``, behind ``prefix`` (``taskset -c 0``) when given; over
+    ``https``, readiness is checked without verifying the certificate (with
+    ``client_cert`` for mutual TLS)."""
     port_file = tmp_path / f"port-{time.monotonic_ns()}.json"
     command = [*prefix, sys.executable, "-m", "modelport", "serve", *args]
     command += ["--port-file", str(port_file)]
@@ -68,7 +73,7 @@ def start_server(
         if process.poll() is not None:
             raise AssertionError(f"server exited: {process.communicate()[0]}")
         ports = _ports(port_file)
-        if ports and _ready(ports["http"]):
+        if ports and _ready(ports["http"], scheme, client_cert):
             return RunningServer(process, ports["http"], ports.get("grpc", 0))
         time.sleep(0.05)
     process.kill()
@@ -84,9 +89,15 @@ def _ports(port_file: Path) -> dict[str, int]:
         return {}
 
 
-def _ready(port: int) -> bool:
+def _ready(port: int, scheme: str = "http", client_cert: str | None = None) -> bool:
+    context = None
+    if scheme == "https":
+        context = ssl._create_unverified_context()
+        if client_cert:
+            context.load_cert_chain(client_cert)
+    url = f"{scheme}://127.0.0.1:{port}/v2/health/ready"
     try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/v2/health/ready", timeout=2) as r:
+        with urllib.request.urlopen(url, timeout=2, context=context) as r:
             return bool(r.status == 200)
     except OSError:
         return False

@@ -17,6 +17,7 @@ from modelport import conversion, runtimes
 from modelport.cli import main
 from modelport.config import load_model_config
 from modelport.conversion import converters
+from modelport.repository import checksums
 from modelport.runtimes import RuntimeOptions
 from tests.runtimes import frameworks
 
@@ -51,6 +52,7 @@ def test_conversion_answers_like_the_source(tmp_path: Path, name: str) -> None:
     assert conversion.next_version(source) == tmp_path / name / "2"
     report = conversion.convert(source, tmp_path / name / "2")
     assert report.passed and report.samples == 32
+    assert checksums.verify(tmp_path / name / "2", tmp_path, required=True)  # listed, matching
     saved = orjson.loads((tmp_path / name / "2" / "conversion.json").read_bytes())
     assert saved["passed"] and set(saved["outputs"]) == set(case.output_names)
     from modelport.runtimes.onnx import OnnxRuntime

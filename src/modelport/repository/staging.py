@@ -8,6 +8,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from modelport.repository import checksums
+
 
 @contextmanager
 def new_version(repository: Path, model: str, version: int = 1) -> Iterator[Path]:
@@ -21,6 +23,7 @@ def new_version(repository: Path, model: str, version: int = 1) -> Iterator[Path
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
+    checksums.write(staging)  # what the files were when written: verified at every load
     if final.exists():
         shutil.rmtree(final)
     staging.rename(final)
