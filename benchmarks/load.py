@@ -34,6 +34,7 @@ class Load:
     warmup: float = 3.0
     duration: float = 10.0
     host: str = "127.0.0.1"
+    scheme: str = "http"  # https: wrk only (it does not verify the certificate)
 
 
 @dataclass
@@ -66,6 +67,8 @@ def run(load: Load) -> Result:
         raise ValueError("benchmarks only target loopback addresses")
     if wrk_available():
         return _run_wrk(load)
+    if load.scheme != "http":
+        raise RuntimeError("HTTPS load needs wrk (apt-get install wrk)")
     return uvloop.run(_run_asyncio(load))
 
 
@@ -129,7 +132,7 @@ def _run_wrk(load: Load) -> Result:
         lines = "\n".join(f'wrk.headers["{k}"] = "{v}"' for k, v in load.headers.items())
         script = Path(tmp, "post.lua")
         script.write_text(_WRK_SCRIPT.format(body=Path(tmp, "body"), headers=lines))
-        url = f"http://{load.host}:{load.port}{load.path}"
+        url = f"{load.scheme}://{load.host}:{load.port}{load.path}"
         warm = _wrk(url, script, load.concurrency, load.warmup) if load.warmup else Result()
         result = _wrk(url, script, load.concurrency, load.duration)
     result.all_requests = result.requests + warm.requests

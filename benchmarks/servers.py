@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import ssl
 import subprocess
 import sys
 import time
@@ -97,7 +98,7 @@ def smaps_mib(pid: int, key: str) -> float:
 
 
 def start_with_port_file(
-    command: list[str], port_file: Path, cores: int | str = SERVER_CORE
+    command: list[str], port_file: Path, cores: int | str = SERVER_CORE, scheme: str = "http"
 ) -> Running:
     """Start a server on ``cores`` that writes its ports to ``port_file``; wait until it
     answers."""
@@ -106,7 +107,7 @@ def start_with_port_file(
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         ports = _read_ports(port_file)
-        if ports and _answers(int(ports["http"])):
+        if ports and _answers(int(ports["http"]), scheme):
             return Running(process, int(ports["http"]), int(ports.get("grpc", 0)))
         time.sleep(0.1)
     process.kill()
@@ -121,9 +122,11 @@ def _read_ports(port_file: Path) -> dict[str, int] | None:
         return None
 
 
-def _answers(port: int) -> bool:
+def _answers(port: int, scheme: str = "http") -> bool:
+    unverified = ssl._create_unverified_context() if scheme == "https" else None
     try:
-        urllib.request.urlopen(f"http://127.0.0.1:{port}/v2/health/live", timeout=1)
+        url = f"{scheme}://127.0.0.1:{port}/v2/health/live"
+        urllib.request.urlopen(url, timeout=1, context=unverified)
     except urllib.error.HTTPError:
         return True  # the bare app answers every path
     except OSError:

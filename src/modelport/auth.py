@@ -67,7 +67,7 @@ class ApiKey:
     def covers(self, model: Model) -> bool:
         if model is None:
             return True
-        if model == ANYWHERE:
+        if model == ANYWHERE or "*" in self.models:
             return "*" in self.models
         return any(fnmatch.fnmatchcase(model, glob) for glob in self.models)
 
@@ -215,6 +215,9 @@ class AccessPolicy:
         return key
 
     def _limited(self, label: str, caller: str, limits: Limits) -> Pass:
+        if limits.rate <= 0 and limits.concurrency <= 0:
+            self.outcomes[label, "admitted"] += 1
+            return OPEN  # nothing to count against: no lock, no bucket
         try:
             admitted = self.quotas.admit(caller, limits)
         except QuotaExceeded:

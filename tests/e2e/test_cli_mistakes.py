@@ -167,3 +167,18 @@ def test_an_unknown_data_set(tmp_path: Path) -> None:
             "evaluate", "digits", "--url", f"127.0.0.1:{free_port()}", "--dataset", dataset
         )
         assert "cannot use data set" in one_line_error(run)
+
+
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        (["--grpc-use-ssl", "true"], "--grpc-use-ssl true needs --grpc-server-cert"),
+        (["--tls-cert", "c.pem"], "--tls-cert and --tls-key go together"),
+        (["--api-keys", "/nope/keys.yaml"], "--api-keys: keys.yaml: cannot read"),
+    ],
+)
+def test_security_flags_are_checked(
+    digits_repository: Path, flags: list[str], message: str
+) -> None:
+    run = modelport("serve", str(digits_repository), "--http-port", "0", "--grpc-port", "0", *flags)
+    assert message in run.stderr and "Traceback" not in run.stderr and run.returncode in (1, 2)

@@ -441,3 +441,27 @@ async def test_keys_never_reach_logs_or_answers(
     assert "stored in clear" in caplog.text  # the warning names the entry, not its key
     for key in KEYS.values():
         assert key not in caplog.text and not any(key in text for text in answers)
+
+
+async def test_grpc_quota_refuses_with_retry_after(grpc_server: Server) -> None:
+    now = [500.0]
+    grpc_server.policy.quotas = Quotas(clock=lambda: now[0])
+    async with grpc.aio.insecure_channel(f"127.0.0.1:{grpc_server.grpc_port}") as channel:
+        stub = pb_grpc.GRPCInferenceServiceStub(channel)
+        for _ in range(2):  # rate 2: a burst of 2
+            await stub.ModelInfer(identity_request(), metadata=_metadata("limited"))
+        with pytest.raises(grpc.aio.AioRpcError) as caught:
+            await stub.ModelInfer(identity_request(), metadata=_metadata("limited"))
+    assert caught.value.code() is grpc.StatusCode.RESOURCE_EXHAUSTED
+    assert ("retry-after", "1") in tuple(caught.value.trailing_metadata() or ())
+
+
+def test_exposed_without_keys_or_tls_says_what_is_open(caplog: pytest.LogCaptureFixture) -> None:
+    from modelport.server import warn_if_exposed
+
+    warn_if_exposed(Settings(host="0.0.0.0", model_control_mode="explicit"))
+    assert "without --api-keys: anyone who reaches these ports can run inference" in caplog.text
+    assert "load or unload models" in caplog.text and "without TLS" in caplog.text
+    caplog.clear()
+    warn_if_exposed(Settings(host="127.0.0.1"))
+    assert caplog.text == ""
