@@ -11,7 +11,7 @@ PIP := $(BIN)/python -m pip install --quiet --disable-pip-version-check
 TORCH_INDEX ?= https://download.pytorch.org/whl/cpu
 TORCH_PIN := $(shell grep -o '"torch==[^"]*"' pyproject.toml | head -n 1 | tr -d '"')
 
-.PHONY: serve test check demo bench clean
+.PHONY: serve test check demo bench clean image
 
 serve: $(VENV)/.serve-deps $(REPO)/digits/1/model.onnx
 	$(BIN)/modelport serve --model-repository $(REPO) --host $(HOST) --http-port $(PORT)
@@ -25,11 +25,29 @@ check: $(VENV)/.test-deps
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 	scripts/gen-proto --check
+	$(BIN)/hadolint Dockerfile docker/base.Dockerfile
 
 demo: $(REPO)/digits/1/model.onnx
 
 bench: $(VENV)/.test-deps
 	$(BIN)/python benchmarks/run.py
+
+# The container image: Python packages as wheels built here (no index is needed inside the
+# build), on BASE; without BASE, on a Debian base built locally (scripts/base-image), so no
+# image registry is needed either. EXTRAS=all for every framework.
+IMAGE ?= modelport:latest
+EXTRAS ?=
+BASE ?=
+LOCAL_BASE := modelport-base:bookworm
+VERSION := $(shell sed -n 's/^__version__ = "\(.*\)"/\1/p' src/modelport/version.py)
+
+image: | $(VENV)/bin/python
+	rm -rf build/wheelhouse
+	$(BIN)/python -m pip wheel --quiet --disable-pip-version-check --wheel-dir build/wheelhouse \
+		".$(if $(EXTRAS),[$(EXTRAS)])"
+	$(if $(BASE),,scripts/base-image $(LOCAL_BASE))
+	docker build --quiet --build-arg BASE=$(or $(BASE),$(LOCAL_BASE)) \
+		--build-arg EXTRAS=$(EXTRAS) --build-arg VERSION=$(VERSION) -t $(IMAGE) .
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
