@@ -83,6 +83,14 @@ class Settings:
     """PEM CA: clients must present a certificate it signed (mutual TLS)."""
     require_checksums: bool = False
     """Refuse a version without ``checksums.sha256``."""
+    cache_dir: str = ""
+    """Where remote repositories (s3://, gs://, ...) are cached (default ~/.cache/modelport)."""
+    predict_route: str = ""
+    """Also answer Vertex AI's predict body at this path (AIP_PREDICT_ROUTE)."""
+    health_route: str = ""
+    """Also answer readiness with 200/503 at this path (AIP_HEALTH_ROUTE)."""
+    deployed_model_id: str = ""
+    """``deployedModelId`` in Vertex AI answers (AIP_DEPLOYED_MODEL_ID)."""
 
     def __post_init__(self) -> None:
         if bool(self.tls_cert) != bool(self.tls_key):

@@ -23,6 +23,7 @@ from modelport.repository.layout import (
     scan_model,
     single_file,
 )
+from modelport.repository.remote import RemoteRepository, is_remote, repositories_cache
 from modelport.types import ModelIndexEntry
 
 logger = logging.getLogger(__name__)
@@ -32,11 +33,12 @@ Found = list[ModelSource | ModelProblem]
 Summary = dict[str, tuple[object, ...]]
 
 
-def discover(settings: Settings) -> Found:
-    """Every model in every repository root and single file; duplicate names are problems."""
+def discover(settings: Settings, roots: Sequence[Path] | None = None) -> Found:
+    """Every model in every repository root (``roots``: local folders, remote ones' caches;
+    default the settings' local roots) and single file; duplicate names are problems."""
     found: Found = []
-    for root in settings.model_repositories:
-        found += scan(Path(root))
+    for root in roots if roots is not None else map(Path, settings.model_repositories):
+        found += scan(root)
     for directory in map(Path, settings.model_dirs):
         found += scan_model(directory.parent, directory)
     for path in settings.model_files:
@@ -84,10 +86,35 @@ class ModelControl:
         self.mode = settings.model_control_mode
         self._registry = registry
         self._previous: Summary = {}
+        cache = repositories_cache(settings.cache_dir)
+        self._remotes = {
+            url: RemoteRepository(url, cache)
+            for url in settings.model_repositories
+            if is_remote(url)
+        }
+
+    def scan(self, settle: bool | None) -> Found:
+        """``discover`` over every root, remote ones synced as ``roots`` says (in a thread:
+        listing a bucket blocks)."""
+        return discover(self.settings, self.roots(settle))
+
+    def roots(self, settle: bool | None) -> list[Path]:
+        """The repository roots to scan: remote ones synced first (``settle``: only what two
+        listings agree on; None: as cached, no listing)."""
+        found = []
+        for root in self.settings.model_repositories:
+            remote = self._remotes.get(root)
+            if remote is None:
+                found.append(Path(root))
+            elif settle is None:
+                found.append(remote.cache)
+            else:
+                found.append(remote.sync(settle))
+        return found
 
     async def start(self) -> None:
         """The initial load for the mode."""
-        found = discover(self.settings)
+        found = await asyncio.to_thread(self.scan, False)
         self._previous = summarize(found)
         if self.mode != "explicit" or "*" in self.settings.load_models:
             await self._registry.load(found)
@@ -104,7 +131,7 @@ class ModelControl:
         if self.mode != "explicit":
             return entries
         known = {entry.name for entry in entries}
-        found = {item.name for item in discover(self.settings)} - known
+        found = {item.name for item in self.scan(None)} - known
         return sorted(
             [*entries, *(ModelIndexEntry(n, "", "UNAVAILABLE", "not loaded") for n in found)],
             key=lambda e: (e.name, e.version),
@@ -114,7 +141,7 @@ class ModelControl:
         self._require_explicit("load")
         self._check_name(name)
         refuse_uploads(parameters)
-        found = [item for item in discover(self.settings) if item.name == name]
+        found = [item for item in await asyncio.to_thread(self.scan, False) if item.name == name]
         if not found:
             raise ModelNotFound(f"no model named {shown(name)} in the model repository")
         await self._registry.apply(found, names=[name], retry_failed=True)
@@ -145,7 +172,7 @@ class ModelControl:
 
     async def poll_once(self) -> None:
         """One poll: scan, and apply the models that have settled since the last scan."""
-        found = await asyncio.to_thread(discover, self.settings)
+        found = await asyncio.to_thread(self.scan, True)
         current = summarize(found)
         ready = settled(self._previous, current, self._registry.names())
         self._previous = current

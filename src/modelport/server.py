@@ -125,7 +125,13 @@ class Server:
     def build_app(self) -> InferenceRoutes:
         s = self.settings
         options = RestOptions(
-            s.max_request_bytes, s.max_json_depth, self.default_model(), s.allow_metrics
+            s.max_request_bytes,
+            s.max_json_depth,
+            self.default_model(),
+            s.allow_metrics,
+            s.predict_route,
+            s.health_route,
+            s.deployed_model_id,
         )
         return create_app(self.dataplane, options, self.metrics, self.policy)
 

@@ -79,3 +79,22 @@ def test_version_policies() -> None:
     assert VersionPolicy().select([3, 1, 2]) == [3]
     assert VersionPolicy("latest", num_versions=2).select([3, 1, 2]) == [2, 3]
     assert VersionPolicy("all").select([3, 1]) == [1, 3]
+
+
+def test_cloud_environments_set_port_host_and_model() -> None:
+    from modelport.cli import platforms
+
+    vertex = platforms.detect(
+        {"AIP_HTTP_PORT": "8080", "AIP_PREDICT_ROUTE": "/p", "AIP_STORAGE_URI": "/m"}
+    )
+    assert (vertex.name, vertex.flags["http_port"], vertex.model_path) == ("Vertex AI", 8080, "/m")
+    sagemaker = platforms.detect({"SAGEMAKER_BIND_TO_PORT": "9090"})
+    assert (sagemaker.flags["http_port"], sagemaker.model_path) == (9090, "/opt/ml/model")
+    assert platforms.detect({"AZUREML_MODEL_DIR": "/a"}).model_path == "/a"
+    assert platforms.detect({}).name == ""
+    flags = platforms.merged(sagemaker, {"http_port": 7000, "host": None}, {})
+    assert flags == {"http_port": 7000, "host": "0.0.0.0"}  # an explicit flag wins
+    assert platforms.merged(sagemaker, {"host": None}, {"MODELPORT_HOST": "127.0.0.1"}) == {
+        "host": None,  # the MODELPORT_ variable wins, applied by settings_from
+        "http_port": 9090,
+    }

@@ -10,15 +10,19 @@ import logging
 import os
 import signal
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import uvloop
 
 from modelport import workers
+from modelport.cli import platforms
 from modelport.config import Settings, settings_from
 from modelport.cpus import usable_cpus
 from modelport.repository.layout import is_model_dir
+from modelport.repository.remote import is_remote
+from modelport.runtimes import ARTIFACTS
 from modelport.server import ListenSockets, Server, ServerError
 from modelport.version import __version__
 
@@ -29,8 +33,8 @@ def add_parser(commands: Any, name: str) -> None:
     add(
         "path",
         nargs="?",
-        type=Path,
-        help="a model repository directory, one model's directory, or one model file",
+        help="a model repository (a directory, or s3://, gs://, az:// URL), one model's "
+        "directory, or one model file",
     )
     add(
         "--model-repository",
@@ -103,6 +107,7 @@ def add_parser(commands: Any, name: str) -> None:
     add(
         "--shared-weights-dir", help="where workers share model weights (empty: ~/.cache/modelport)"
     )
+    add("--cache-dir", help="where remote repositories are cached (empty: ~/.cache/modelport)")
     add(
         "--allow-pickle",
         action="store_const",
@@ -172,7 +177,7 @@ TRITON_SWITCHES = {
 """Triton's on/off flags for what the certificate flags already decide here."""
 
 
-def settings(args: argparse.Namespace) -> Settings:
+def settings(args: argparse.Namespace, env: Mapping[str, str] = os.environ) -> Settings:
     flags = {k: v for k, v in vars(args).items() if k not in ("command", "path")}
     for switch, (needed, message) in TRITON_SWITCHES.items():
         if flags.pop(switch) and not flags[needed]:
@@ -180,21 +185,45 @@ def settings(args: argparse.Namespace) -> Settings:
     for key in ("model_repositories", "load_models"):
         if flags[key] is not None:
             flags[key] = tuple(flags[key])
-    base = settings_from(os.environ, **flags)
-    if args.path is None:
-        return base
-    path = str(args.path)
-    if args.path.is_file():
-        return dataclasses.replace(base, model_files=(*base.model_files, path))
-    if is_model_dir(args.path):
-        return dataclasses.replace(base, model_dirs=(*base.model_dirs, path))
-    return dataclasses.replace(base, model_repositories=(*base.model_repositories, path))
+    if args.path and is_remote(args.path):
+        flags["model_repositories"] = (*(flags["model_repositories"] or ()), args.path)
+    path = Path(args.path) if args.path and not is_remote(args.path) else None
+    given = path is not None and path.exists()
+    platform = platforms.detect(env, given or bool(flags["model_repositories"]))
+    base = settings_from(env, **platforms.merged(platform, flags, env))
+    if not given and platform.model_path and not (base.model_repositories or base.model_files):
+        path = Path(platform.model_path)
+    return base if path is None else with_path(base, path)
+
+
+def with_path(base: Settings, path: Path) -> Settings:
+    """A path to serve, by what it holds: one file, one model's directory (version folders),
+    a directory holding one model file (SageMaker's unpacked model.tar.gz), or a repository."""
+    if path.is_file():
+        return dataclasses.replace(base, model_files=(*base.model_files, str(path)))
+    if is_model_dir(path):
+        return dataclasses.replace(base, model_dirs=(*base.model_dirs, str(path)))
+    artifact = single_artifact(path)
+    if artifact is not None:
+        return dataclasses.replace(base, model_files=(*base.model_files, str(artifact)))
+    return dataclasses.replace(base, model_repositories=(*base.model_repositories, str(path)))
+
+
+def single_artifact(path: Path) -> Path | None:
+    """The model file a directory holds directly (``model.onnx``...), if it holds one."""
+    if not path.is_dir():
+        return None
+    found = [path / name for name in ARTIFACTS if (path / name).exists()]
+    return found[0] if len(found) == 1 else None
 
 
 def path_problems(config: Settings) -> list[str]:
     """What is wrong with the paths to serve, each with its fix; empty when all is well."""
     problems = [f"{p} does not exist" for p in config.model_files if not Path(p).is_file()]
-    for root in map(Path, config.model_repositories):
+    remote = [url for url in config.model_repositories if is_remote(url)]
+    if remote and config.workers > 1:
+        problems.append("remote repositories are served by one process: drop --workers")
+    for root in (Path(r) for r in config.model_repositories if not is_remote(r)):
         if not root.is_dir():
             problems.append(f"model repository {root} {_missing(root)}")
         elif is_model_dir(root):
@@ -212,7 +241,7 @@ def _missing(path: Path) -> str:
 
 def warn_if_empty(config: Settings) -> None:
     """An empty repository serves nothing: say so, with the layout it expects."""
-    for root in map(Path, config.model_repositories):
+    for root in (Path(r) for r in config.model_repositories if not is_remote(r)):
         if not any(not p.name.startswith(".") and p.is_dir() for p in root.iterdir()):
             print(
                 f"modelport: WARNING: model repository {root} holds no models; expected "

@@ -22,7 +22,7 @@ def http_action(path: str, default_model: str = "") -> tuple[Action, Model]:
     """The action and model of a request for ``path`` (already percent-decoded)."""
     parts = path.split("/")[1:]
     match parts:
-        case ["v2", "health", _] | ["v2", "models", _, "ready"]:
+        case ["v2", "health", _] | ["v2", "models", _, "ready"] | ["ping"]:
             return Action.HEALTH, None
         case ["v2", "models", _, "versions", _, "ready"]:
             return Action.HEALTH, None
@@ -76,16 +76,26 @@ class AccessGuard:
     """Pure ASGI: asks the policy before the wrapped app sees the request; releases the
     request's pass when the app is done."""
 
-    def __init__(self, app: ASGIApp, policy: AccessPolicy, default_model: str = "") -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        policy: AccessPolicy,
+        default_model: str = "",
+        health_paths: tuple[str, ...] = (),
+    ) -> None:
         self.app = app
         self.policy = policy
         self.default_model = default_model
+        self.health_paths = health_paths
+        """Extra paths that are health probes (a cloud's configured health route)."""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or not self.policy.active:
             await self.app(scope, receive, send)
             return
         action, model = http_action(scope["path"], self.default_model)
+        if scope["path"] in self.health_paths:
+            action, model = Action.HEALTH, None
         try:
             admitted = self.policy.admit(authorization_of(scope), client_of(scope), action, model)
         except ModelportError as exc:

@@ -38,7 +38,8 @@ def create_app(
         routes.append(Route("/metrics", metrics_endpoint(metrics), methods=["GET"]))
     app = Starlette(routes=routes, exception_handlers=EXCEPTION_HANDLERS)
     app.state.dataplane = dataplane
-    guarded = AccessGuard(app, policy, options.default_model)
+    health = (options.health_route,) if options.health_route else ()
+    guarded = AccessGuard(app, policy, options.default_model, health)
     return InferenceRoutes(guarded, InferenceService(endpoints))
 
 

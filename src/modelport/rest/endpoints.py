@@ -21,6 +21,12 @@ class RestOptions:
     """The model ``POST /predict`` serves; empty when none could be chosen."""
     metrics: bool = True
     """Serve Prometheus metrics at ``/metrics``."""
+    predict_route: str = ""
+    """Also answer Vertex AI's predict (``{"instances": [...]}``) at this path."""
+    health_route: str = ""
+    """Also answer readiness (200, or 503) at this path (Vertex AI's health route)."""
+    deployed_model_id: str = ""
+    """What Vertex AI's answers carry as ``deployedModelId``."""
 
 
 class Endpoints:

@@ -20,7 +20,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from modelport.auth import OPEN, Action, Pass
 from modelport.errors import ErrorCode, ModelNotFound, ModelportError
-from modelport.protocol import jsonbody, predict, v2_binary, v2_json
+from modelport.protocol import cloud, jsonbody, predict, tfserving, v2_binary, v2_json
 from modelport.rest.access import client_of, refusal_headers
 from modelport.rest.body import check_head, decompress, read_raw
 from modelport.rest.endpoints import Endpoints
@@ -84,8 +84,50 @@ def _encode_predict(response: InferResponse, single: bool) -> Reply:
     return 200, JSON, jsonbody.dumps(predict.response_object(response, single))
 
 
+def _decode_invocation(
+    ep: Endpoints, name: str, version: str, headers: Headers, body: bytes
+) -> tuple[InferRequest, tuple[cloud.Kind, bool]]:
+    """SageMaker's /invocations and Azure ML's /score: any body modelport speaks, answered
+    in the same protocol."""
+    if v2_binary.HEADER in headers:
+        return _decode_v2(ep, name, version, headers, body)[0], ("v2", False)
+    obj = jsonbody.loads(body, ep.options.max_json_depth)
+    kind = cloud.body_kind(obj)
+    if kind == "v2":
+        return v2_json.decode_request(obj, name, version), (kind, False)
+    metadata = ep.dataplane.decoding_metadata(name, version)
+    if kind == "tfserving":
+        request, row = tfserving.decode_predict(obj, metadata, version)
+        return request, (kind, row)
+    request, single = predict.decode_request(cloud.as_plain(obj), metadata)
+    return request, (kind, single)
+
+
+def _encode_invocation(response: InferResponse, context: tuple[cloud.Kind, bool]) -> Reply:
+    kind, flag = context
+    if kind == "v2":
+        return _encode_v2(response, None)
+    if kind == "tfserving":
+        return 200, JSON, jsonbody.dumps(tfserving.encode_predict(response, flag))
+    return _encode_predict(response, flag)
+
+
+def _decode_vertex(
+    ep: Endpoints, name: str, version: str, headers: Headers, body: bytes
+) -> tuple[InferRequest, str]:
+    obj = jsonbody.loads(body, ep.options.max_json_depth)
+    metadata = ep.dataplane.decoding_metadata(name, version)
+    return cloud.decode_vertex(obj, metadata, version), ep.options.deployed_model_id
+
+
+def _encode_vertex(response: InferResponse, deployed_model_id: str) -> Reply:
+    return 200, JSON, jsonbody.dumps(cloud.encode_vertex(response, deployed_model_id))
+
+
 V2_INFER = Route(_decode_v2, _encode_v2)
 PLAIN_PREDICT = Route(_decode_predict, _encode_predict)
+INVOCATIONS = Route(_decode_invocation, _encode_invocation)
+VERTEX_PREDICT = Route(_decode_vertex, _encode_vertex)
 
 
 def match(path: str, default_model: str) -> tuple[Route, str, str] | None:
@@ -99,6 +141,8 @@ def match(path: str, default_model: str) -> tuple[Route, str, str] | None:
             return PLAIN_PREDICT, default_model, ""
         case ["models", model, "predict"] if model:
             return PLAIN_PREDICT, model, ""
+        case ["invocations"] | ["score"]:
+            return INVOCATIONS, default_model, ""
     return None
 
 
@@ -110,7 +154,17 @@ class InferenceService:
         self.limit = ep.options.max_request_bytes
 
     def route(self, path: str) -> tuple[Route, str, str] | None:
-        return match(path, self.ep.options.default_model)
+        options = self.ep.options
+        if options.predict_route and path == options.predict_route:
+            return VERTEX_PREDICT, options.default_model, ""
+        return match(path, options.default_model)
+
+    def target(self, route: Route, name: str, headers: Headers) -> str:
+        """The model a request is for: SageMaker's multi-model header names it on
+        /invocations; every other route says it in its path."""
+        if route is INVOCATIONS:
+            return cloud.target_model(headers.get(cloud.MME_HEADER), name)
+        return name
 
     def screen(
         self, name: str, version: str, headers: Headers, client: str
@@ -203,6 +257,7 @@ class InferenceRoutes:
         self, route: Route, name: str, version: str, scope: Scope, receive: Receive
     ) -> Reply:
         headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
+        name = self.service.target(route, name, headers)
         admitted, refused = self.service.screen(name, version, headers, client_of(scope))
         if refused is not None:
             return refused

@@ -107,6 +107,7 @@ class InferenceLane(GuardedHttpToolsProtocol):
         keep_alive = self.parser.get_http_version() != "1.0" and self.parser.should_keep_alive()
         self.cycle = cycle = LaneCycle(keep_alive)  # type: ignore[assignment]
         client = self.client[0] if self.client else ""
+        name = self.service.target(route, name, headers)
         admitted, refused = self.service.screen(name, version, headers, client)
         self._pending = pending = _Pending(route, name, version, headers, cycle, refused, admitted)
         if refused is None:

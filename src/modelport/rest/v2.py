@@ -25,7 +25,10 @@ def routes(ep: Endpoints) -> list[BaseRoute]:
         Route("/v2/repository/models/{model}/load", v2.load, methods=["POST"]),
         Route("/v2/repository/models/{model}/unload", v2.unload, methods=["POST"]),
         Route("/v2/models/stats", v2.statistics, methods=["GET"]),
+        Route("/ping", v2.ping, methods=["GET"]),  # SageMaker's health check
     ]
+    if ep.options.health_route:  # Vertex AI's (AIP_HEALTH_ROUTE), or any other probe's
+        found.append(Route(ep.options.health_route, v2.ping, methods=["GET"]))
     for prefix in (MODEL, VERSIONED):
         found += [
             Route(prefix, v2.model_metadata, methods=["GET"]),
@@ -53,6 +56,11 @@ class V2Routes:
     async def ready(self, _: Request) -> Response:
         ready = self.dataplane.ready()
         return json_response({"ready": ready}, 200 if ready else 400)
+
+    async def ping(self, _: Request) -> Response:
+        """Readiness as the clouds' probes read it: 200 when ready, else 503."""
+        ready = self.dataplane.ready()
+        return json_response({"status": "ready" if ready else "not ready"}, 200 if ready else 503)
 
     async def server_metadata(self, _: Request) -> Response:
         meta = self.dataplane.server_metadata()
