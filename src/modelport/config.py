@@ -83,6 +83,9 @@ class Settings:
     """PEM CA: clients must present a certificate it signed (mutual TLS)."""
     require_checksums: bool = False
     """Refuse a version without ``checksums.sha256``."""
+    multi_model_root: str = ""
+    """SageMaker multi-model endpoints: ``POST /models`` loads models from inside this folder
+    (``/opt/ml/models``); empty: that API is off."""
     cache_dir: str = ""
     """Where remote repositories (s3://, gs://, ...) are cached (default ~/.cache/modelport)."""
     predict_route: str = ""

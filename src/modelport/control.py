@@ -8,22 +8,33 @@ a version directory still being written is never loaded.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from modelport.config import Settings
-from modelport.errors import InvalidInput, LoadFailed, ManagementDisabled, ModelNotFound, shown
+from modelport.errors import (
+    AlreadyLoaded,
+    InvalidInput,
+    LoadFailed,
+    ManagementDisabled,
+    ModelNotFound,
+    shown,
+)
 from modelport.registry import ModelRegistry
 from modelport.repository.layout import (
     ModelProblem,
     ModelSource,
+    contained,
+    is_model_dir,
     is_valid_name,
     scan,
     scan_model,
     single_file,
 )
 from modelport.repository.remote import RemoteRepository, is_remote, repositories_cache
+from modelport.runtimes import ARTIFACTS
 from modelport.types import ModelIndexEntry
 
 logger = logging.getLogger(__name__)
@@ -52,6 +63,24 @@ def discover(settings: Settings, roots: Sequence[Path] | None = None) -> Found:
     clashes = {name for name, dirs in places.items() if len(dirs) > 1}
     kept = [item for item in found if item.name not in clashes]
     return kept + [ModelProblem(name, "model found in several repositories") for name in clashes]
+
+
+def model_at(name: str, path: Path) -> Found:
+    """The model in a folder, served as ``name``: version folders, or one model file."""
+    if is_model_dir(path):
+        return [dataclasses.replace(item, name=name) for item in scan_model(path.parent, path)]
+    artifact = single_artifact(path)
+    if artifact is None:
+        return [ModelProblem(name, "no model file or version folders at the given url")]
+    return [dataclasses.replace(single_file(artifact), name=name)]
+
+
+def single_artifact(path: Path) -> Path | None:
+    """The model file a folder holds directly (``model.onnx``...), if it holds one."""
+    if not path.is_dir():
+        return None
+    found = [path / name for name in ARTIFACTS if (path / name).exists()]
+    return found[0] if len(found) == 1 else None
 
 
 def summarize(found: Sequence[ModelSource | ModelProblem]) -> Summary:
@@ -86,6 +115,8 @@ class ModelControl:
         self.mode = settings.model_control_mode
         self._registry = registry
         self._previous: Summary = {}
+        self.multi_models: dict[str, str] = {}
+        """Models loaded through SageMaker's multi-model API: name → the url it gave."""
         cache = repositories_cache(settings.cache_dir)
         self._remotes = {
             url: RemoteRepository(url, cache)
@@ -153,6 +184,31 @@ class ModelControl:
             serving = [m.version for m in self._registry.ready_models(name)]
             kept = f"; version(s) {serving} keep serving" if serving else ""
             raise LoadFailed(f"failed to load '{name}': {'; '.join(reasons) or 'not ready'}{kept}")
+
+    async def load_from(self, name: str, location: str) -> None:
+        """SageMaker's multi-model load: the model unpacked at ``location`` (inside
+        ``--multi-model-root`` only), served as ``name``."""
+        root = self.settings.multi_model_root
+        if not root:
+            raise ManagementDisabled("the multi-model API is off; start with --multi-model-root")
+        self._check_name(name)
+        if name in self.multi_models:
+            raise AlreadyLoaded(f"model {shown(name)} is already loaded")
+        try:
+            path = contained(Path(location), Path(root))
+        except ValueError as exc:
+            raise InvalidInput("'url' must be a folder inside the multi-model root") from exc
+        await self._registry.apply(await asyncio.to_thread(model_at, name, path), names=[name])
+        if not self._registry.is_ready(name):
+            reasons = [e.reason for e in self._registry.index() if e.name == name and e.reason]
+            await self._registry.unload(name)
+            raise LoadFailed(f"failed to load {shown(name)}: {'; '.join(reasons) or 'not ready'}")
+        self.multi_models[name] = location
+
+    async def unload_multi(self, name: str) -> None:
+        if self.multi_models.pop(name, None) is None:
+            raise ModelNotFound(f"model {shown(name)} is not loaded")
+        await self._registry.unload(name)
 
     async def unload(self, name: str) -> None:
         self._require_explicit("unload")

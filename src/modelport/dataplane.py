@@ -118,6 +118,15 @@ class DataPlane:
     async def unload_model(self, name: str) -> None:
         await self._control.unload(name)
 
+    async def load_from(self, name: str, location: str) -> None:
+        await self._control.load_from(name, location)
+
+    async def unload_multi(self, name: str) -> None:
+        await self._control.unload_multi(name)
+
+    def multi_models(self) -> list[tuple[str, str]]:
+        return sorted(self._control.multi_models.items())
+
     async def infer(self, request: InferRequest) -> InferResponse:
         started = time.perf_counter_ns()
         model = self._registry.get(request.model_name, request.model_version)

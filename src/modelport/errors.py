@@ -19,6 +19,7 @@ Hierarchy::
     ├── NotPermitted          PERMISSION_DENIED  the key lacks the scope, or the model is not its
     ├── QuotaExceeded         RESOURCE_EXHAUSTED over the caller's request rate or concurrency
     ├── LoadFailed            FAILED_PRECONDITION an explicit load did not produce a ready model
+    ├── AlreadyLoaded         ALREADY_EXISTS     a multi-model load of a model already loaded
     ├── Unsupported           UNIMPLEMENTED      a protocol feature we do not offer
     ├── ModelLoadError        INTERNAL           a model failed to load (kept as its reason)
     └── InferenceFailed       INTERNAL           the runtime failed on a valid request
@@ -42,6 +43,7 @@ class ErrorCode(enum.Enum):
     INTERNAL = "INTERNAL"
     UNAUTHENTICATED = "UNAUTHENTICATED"
     RESOURCE_EXHAUSTED = "RESOURCE_EXHAUSTED"
+    ALREADY_EXISTS = "ALREADY_EXISTS"
 
 
 SHOWN_CHARS = 64
@@ -140,6 +142,10 @@ class QuotaExceeded(ModelportError):
         """Seconds until a request would be admitted (HTTP ``Retry-After``)."""
 
 
+class AlreadyLoaded(ModelportError):
+    code = ErrorCode.ALREADY_EXISTS
+
+
 class LoadFailed(ModelportError):
     code = ErrorCode.FAILED_PRECONDITION
 
@@ -169,6 +175,7 @@ _BY_CODE: dict[ErrorCode, type[ModelportError]] = {
     ErrorCode.INTERNAL: InferenceFailed,
     ErrorCode.UNAUTHENTICATED: Unauthenticated,
     ErrorCode.RESOURCE_EXHAUSTED: QuotaExceeded,
+    ErrorCode.ALREADY_EXISTS: AlreadyLoaded,
 }
 
 

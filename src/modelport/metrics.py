@@ -44,6 +44,7 @@ REASONS = {
     ErrorCode.INTERNAL: "internal",
     ErrorCode.UNAUTHENTICATED: "unauthenticated",
     ErrorCode.RESOURCE_EXHAUSTED: "rate_limited",
+    ErrorCode.ALREADY_EXISTS: "invalid",
 }
 LATENCY_BOUNDS_S = tuple(ns / 1e9 for ns in LATENCY_BOUNDS_NS)
 

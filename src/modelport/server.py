@@ -132,6 +132,7 @@ class Server:
             s.predict_route,
             s.health_route,
             s.deployed_model_id,
+            bool(s.multi_model_root),
         )
         return create_app(self.dataplane, options, self.metrics, self.policy)
 

@@ -37,7 +37,8 @@ def post(server: RunningServer, path: str, body: object, **headers: str) -> tupl
         with urllib.request.urlopen(request, timeout=30) as answer:
             return answer.status, json.loads(answer.read())
     except urllib.error.HTTPError as exc:
-        return exc.code, json.loads(exc.read())
+        with exc:  # an error answer holds its connection until closed
+            return exc.code, json.loads(exc.read())
 
 
 def get(server: RunningServer, path: str) -> int:
@@ -45,6 +46,7 @@ def get(server: RunningServer, path: str) -> int:
         with urllib.request.urlopen(f"http://{server.url}{path}", timeout=10) as answer:
             return int(answer.status)
     except urllib.error.HTTPError as exc:
+        exc.close()
         return exc.code
 
 
@@ -116,4 +118,40 @@ def test_azure_ml(
     assert get(server, "/v2/health/live") == 200 and get(server, "/v2/health/ready") == 200
     status, answer = post(server, "/score", {"data": x})
     assert status == 200 and np.argmax(answer["output"], axis=1).tolist() == y.tolist()
+    assert server.stop()[0] == 0
+
+
+def test_sagemaker_multi_model_endpoint(
+    unpacked_model: Path, tmp_path: Path, rows: tuple[list[list[float]], np.ndarray]
+) -> None:
+    root = tmp_path / "opt-ml-models"
+    shutil.copytree(unpacked_model, root / "abc123" / "model")  # where SageMaker unpacks one
+    env = {
+        "SAGEMAKER_BIND_TO_PORT": "0",
+        "SAGEMAKER_MULTI_MODEL": "true",
+        "MODELPORT_MULTI_MODEL_ROOT": str(root),  # /opt/ml/models on SageMaker
+        **LOOPBACK,
+    }
+    server = start_server(["--grpc-port", "0"], tmp_path, env)  # no model until one is loaded
+    x, y = rows
+    url = str(root / "abc123" / "model")
+    assert get(server, "/ping") == 200
+    assert post(server, "/models", {"model_name": "digits", "url": url})[0] == 200
+    assert post(server, "/models", {"model_name": "digits", "url": url})[0] == 409
+    status, answer = post(server, "/models", {"model_name": "evil", "url": "/etc"})
+    assert status == 400 and "inside the multi-model root" in answer["error"]
+    with urllib.request.urlopen(f"http://{server.url}/models", timeout=10) as listing:
+        assert json.loads(listing.read()) == {"models": [{"modelName": "digits", "modelUrl": url}]}
+    status, answer = post(server, "/models/digits/invoke", {"instances": x})
+    assert status == 200 and np.argmax(answer["predictions"], axis=1).tolist() == y.tolist()
+    header = {"X-Amzn-SageMaker-Target-Model": "digits"}
+    assert post(server, "/invocations", {"instances": x}, **header)[0] == 200
+    delete = urllib.request.Request(f"http://{server.url}/models/digits", method="DELETE")
+    with urllib.request.urlopen(delete, timeout=10) as answer_:
+        assert answer_.status == 200
+    assert post(server, "/models/digits/invoke", {"instances": x})[0] in (404, 503)
+    with pytest.raises(urllib.error.HTTPError) as gone:
+        urllib.request.urlopen(delete, timeout=10)
+    gone.value.close()
+    assert gone.value.code == 404
     assert server.stop()[0] == 0

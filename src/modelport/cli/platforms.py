@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 SAGEMAKER_MODEL_DIR = "/opt/ml/model"
+SAGEMAKER_MODELS_DIR = "/opt/ml/models"
 
 
 @dataclass(frozen=True)
@@ -46,7 +47,11 @@ def detect(env: Mapping[str, str], path_given: bool = False) -> Platform:
     if "SAGEMAKER_BIND_TO_PORT" in env or "SM_MODEL_DIR" in env or sagemaker_dir:
         port = int(env.get("SAGEMAKER_BIND_TO_PORT", "8080"))
         model = env.get("SM_MODEL_DIR", SAGEMAKER_MODEL_DIR)
-        return Platform("SageMaker", {"http_port": port, "host": "0.0.0.0"}, model)
+        sagemaker: dict[str, Any] = {"http_port": port, "host": "0.0.0.0"}
+        if env.get("SAGEMAKER_MULTI_MODEL", "").lower() in ("true", "1"):
+            sagemaker["multi_model_root"] = SAGEMAKER_MODELS_DIR  # models come by POST /models
+            model = ""
+        return Platform("SageMaker", sagemaker, model)
     if "AZUREML_MODEL_DIR" in env:
         return Platform("Azure ML", {"host": "0.0.0.0"}, env["AZUREML_MODEL_DIR"])
     return Platform()

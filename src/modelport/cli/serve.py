@@ -19,10 +19,10 @@ import uvloop
 from modelport import workers
 from modelport.cli import platforms
 from modelport.config import Settings, settings_from
+from modelport.control import single_artifact
 from modelport.cpus import usable_cpus
 from modelport.repository.layout import is_model_dir
 from modelport.repository.remote import is_remote
-from modelport.runtimes import ARTIFACTS
 from modelport.server import ListenSockets, Server, ServerError
 from modelport.version import __version__
 
@@ -108,6 +108,11 @@ def add_parser(commands: Any, name: str) -> None:
         "--shared-weights-dir", help="where workers share model weights (empty: ~/.cache/modelport)"
     )
     add("--cache-dir", help="where remote repositories are cached (empty: ~/.cache/modelport)")
+    add(
+        "--multi-model-root",
+        metavar="DIR",
+        help="serve SageMaker's multi-model API, loading models from inside DIR",
+    )
     add(
         "--allow-pickle",
         action="store_const",
@@ -209,14 +214,6 @@ def with_path(base: Settings, path: Path) -> Settings:
     return dataclasses.replace(base, model_repositories=(*base.model_repositories, str(path)))
 
 
-def single_artifact(path: Path) -> Path | None:
-    """The model file a directory holds directly (``model.onnx``...), if it holds one."""
-    if not path.is_dir():
-        return None
-    found = [path / name for name in ARTIFACTS if (path / name).exists()]
-    return found[0] if len(found) == 1 else None
-
-
 def path_problems(config: Settings) -> list[str]:
     """What is wrong with the paths to serve, each with its fix; empty when all is well."""
     problems = [f"{p} does not exist" for p in config.model_files if not Path(p).is_file()]
@@ -257,7 +254,8 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"modelport: {exc}", file=sys.stderr)
         return 2
-    if not (config.model_repositories or config.model_files or config.model_dirs):
+    models = config.model_repositories or config.model_files or config.model_dirs
+    if not models and not config.multi_model_root:
         print("modelport: no models: give PATH or --model-repository", file=sys.stderr)
         return 2
     problems = path_problems(config)

@@ -18,10 +18,16 @@ from modelport.rest.errors import HTTP_STATUS
 _TF_INFER = (":predict", ":classify", ":regress")
 
 
-def http_action(path: str, default_model: str = "") -> tuple[Action, Model]:
+def http_action(path: str, default_model: str = "", method: str = "GET") -> tuple[Action, Model]:
     """The action and model of a request for ``path`` (already percent-decoded)."""
     parts = path.split("/")[1:]
     match parts:
+        case ["models"]:  # SageMaker's multi-model API: list, or load (the name is in the body)
+            return (Action.READ if method == "GET" else Action.ADMIN), ANYWHERE
+        case ["models", model]:
+            return (Action.ADMIN if method == "DELETE" else Action.READ), model
+        case ["models", model, "invoke"]:
+            return Action.INFER, model
         case ["v2", "health", _] | ["v2", "models", _, "ready"] | ["ping"]:
             return Action.HEALTH, None
         case ["v2", "models", _, "versions", _, "ready"]:
@@ -93,7 +99,7 @@ class AccessGuard:
         if scope["type"] != "http" or not self.policy.active:
             await self.app(scope, receive, send)
             return
-        action, model = http_action(scope["path"], self.default_model)
+        action, model = http_action(scope["path"], self.default_model, scope["method"])
         if scope["path"] in self.health_paths:
             action, model = Action.HEALTH, None
         try:

@@ -14,7 +14,7 @@ from starlette.types import ASGIApp
 from modelport.auth import AccessPolicy
 from modelport.dataplane import DataPlane
 from modelport.metrics import Metrics
-from modelport.rest import tfserving, v2
+from modelport.rest import sagemaker, tfserving, v2
 from modelport.rest.access import AccessGuard
 from modelport.rest.endpoints import Endpoints, RestOptions
 from modelport.rest.errors import EXCEPTION_HANDLERS
@@ -33,7 +33,7 @@ def create_app(
     guard); its ``service`` is what ``rest/lane.py`` serves the same routes with."""
     policy = policy or AccessPolicy()
     endpoints = Endpoints(dataplane, options, policy)
-    routes = [*v2.routes(endpoints), *tfserving.routes(endpoints)]
+    routes = [*v2.routes(endpoints), *tfserving.routes(endpoints), *sagemaker.routes(endpoints)]
     if options.metrics:
         routes.append(Route("/metrics", metrics_endpoint(metrics), methods=["GET"]))
     app = Starlette(routes=routes, exception_handlers=EXCEPTION_HANDLERS)

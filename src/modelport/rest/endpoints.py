@@ -27,6 +27,8 @@ class RestOptions:
     """Also answer readiness (200, or 503) at this path (Vertex AI's health route)."""
     deployed_model_id: str = ""
     """What Vertex AI's answers carry as ``deployedModelId``."""
+    multi_model: bool = False
+    """Serve SageMaker's multi-model API (``rest/sagemaker.py``)."""
 
 
 class Endpoints:

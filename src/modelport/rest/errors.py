@@ -26,6 +26,7 @@ HTTP_STATUS: dict[ErrorCode, int] = {
     ErrorCode.INTERNAL: 500,
     ErrorCode.UNAUTHENTICATED: 401,
     ErrorCode.RESOURCE_EXHAUSTED: 429,
+    ErrorCode.ALREADY_EXISTS: 409,
 }
 
 

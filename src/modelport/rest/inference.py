@@ -143,6 +143,8 @@ def match(path: str, default_model: str) -> tuple[Route, str, str] | None:
             return PLAIN_PREDICT, model, ""
         case ["invocations"] | ["score"]:
             return INVOCATIONS, default_model, ""
+        case ["models", model, "invoke"] if model:
+            return INVOCATIONS, model, ""
     return None
 
 
