@@ -15,7 +15,9 @@ RUN python3 -m venv /opt/modelport \
 FROM ${BASE}
 LABEL org.opencontainers.image.title="modelport" \
       org.opencontainers.image.description="A model server that speaks every protocol your clients already do" \
-      org.opencontainers.image.licenses="Apache-2.0"
+      org.opencontainers.image.licenses="Apache-2.0" \
+      com.amazonaws.sagemaker.capabilities.accept-bind-to-port="true" \
+      com.amazonaws.sagemaker.capabilities.multi-models="true"
 COPY --from=install /opt/modelport /opt/modelport
 ENV PATH=/opt/modelport/bin:$PATH \
     PYTHONDONTWRITEBYTECODE=1 \
