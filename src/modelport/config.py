@@ -83,6 +83,8 @@ class Settings:
     """PEM CA: clients must present a certificate it signed (mutual TLS)."""
     require_checksums: bool = False
     """Refuse a version without ``checksums.sha256``."""
+    model_name: str = ""
+    """The name to serve the one model found under (a file or folder named otherwise)."""
     multi_model_root: str = ""
     """SageMaker multi-model endpoints: ``POST /models`` loads models from inside this folder
     (``/opt/ml/models``); empty: that API is off."""

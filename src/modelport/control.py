@@ -60,6 +60,9 @@ def discover(settings: Settings, roots: Sequence[Path] | None = None) -> Found:
         if isinstance(item, ModelSource):
             artifact = item.model_dir / item.config.default_model_filename
             places.setdefault(item.name, set()).add(artifact)
+    if settings.model_name and len({item.name for item in found}) == 1:  # KServe names it
+        found = [dataclasses.replace(item, name=settings.model_name) for item in found]
+        places = {settings.model_name: set().union(*places.values())}
     clashes = {name for name, dirs in places.items() if len(dirs) > 1}
     kept = [item for item in found if item.name not in clashes]
     return kept + [ModelProblem(name, "model found in several repositories") for name in clashes]

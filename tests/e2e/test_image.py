@@ -178,3 +178,29 @@ def test_docker_stop_drains_in_flight_requests(image: str, repository: Path) -> 
         assert "draining in-flight requests" in running.logs()
     finally:
         docker("rm", "--force", cid, check=False)
+
+
+def test_the_kubernetes_probes_answer(container: Container) -> None:
+    """What deploy/kubernetes's Deployment asks of a pod, asked of the real image."""
+    if shutil.which("kubectl") is None:
+        pytest.skip("kubectl is not installed")
+    import grpc
+    import yaml
+    from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+    rendered = subprocess.run(
+        ["kubectl", "kustomize", str(ROOT / "deploy" / "kubernetes" / "overlays" / "cpu")],
+        capture_output=True, text=True, check=True, timeout=60,
+    ).stdout  # fmt: skip
+    deployment = next(d for d in yaml.safe_load_all(rendered) if d and d["kind"] == "Deployment")
+    spec = deployment["spec"]["template"]["spec"]["containers"][0]
+    for probe in ("startupProbe", "readinessProbe"):
+        url = f"http://127.0.0.1:{container.http}{spec[probe]['httpGet']['path']}"
+        with urllib.request.urlopen(url, timeout=5) as answer:
+            assert answer.status == 200
+    with grpc.insecure_channel(f"127.0.0.1:{container.grpc}") as channel:
+        check = health_pb2_grpc.HealthStub(channel).Check(
+            health_pb2.HealthCheckRequest(), timeout=5
+        )
+    assert check.status == health_pb2.HealthCheckResponse.SERVING
+    docker("exec", container.id, *spec["lifecycle"]["preStop"]["exec"]["command"][:1], "0")

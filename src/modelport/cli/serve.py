@@ -45,7 +45,7 @@ def add_parser(commands: Any, name: str) -> None:
         help="repository root in <model>/<version>/<file> layout (repeatable)",
     )
     add("--host", help="address to listen on (0.0.0.0 exposes it beyond this machine)")
-    add("--http-port", type=int, help="HTTP port (0 picks a free one)")
+    add("--http-port", "--http_port", type=int, help="HTTP port (0 picks a free one)")
     add("--default-model", help="the model POST /predict serves when several are loaded")
     add("--log-level", choices=["debug", "info", "warning", "error"], help="log level")
     add("--max-request-bytes", type=int, help="largest request body in bytes; larger gets 413")
@@ -71,7 +71,12 @@ def add_parser(commands: Any, name: str) -> None:
     add("--http-header-timeout-secs", type=float, help="deadline for a request head, seconds")
     add("--http-body-timeout-secs", type=float, help="deadline for a body after its head, seconds")
     add("--port-file", help="write the bound ports here as JSON once serving")
-    add("--grpc-port", type=int, help="V2 gRPC port (0 picks a free one)")
+    add("--grpc-port", "--grpc_port", type=int, help="V2 gRPC port (0 picks a free one)")
+    add(
+        "--model-name",
+        "--model_name",
+        help="serve the one model found under this name (KServe's --model_name)",
+    )
     add("--allow-grpc", type=_bool, metavar="BOOL", help="serve gRPC")
     add("--allow-metrics", type=_bool, metavar="BOOL", help="serve GET /metrics")
     add(
