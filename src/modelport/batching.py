@@ -4,6 +4,8 @@ One collector task per model forms a batch from the oldest waiting request: it a
 requests whose tensors can be stacked with it (same input names, dtypes and trailing
 shapes) until the batch holds ``max_batch_size`` rows, reaches a preferred size, or the
 oldest request has waited ``max_queue_delay``. At most ``instances`` batches run at once.
+When no batch of the model is running, the waiting requests go at once (nothing else is
+being served, so waiting for partners cannot pay): the delay only applies while a batch runs.
 A full queue is refused at once; a request past its timeout fails alone and frees its slot;
 a model that returns the wrong number of rows fails that batch loudly; a failing batch is
 retried request by request, so one bad request fails alone. The batcher knows nothing about
@@ -64,6 +66,8 @@ class DynamicBatcher:
         self._running: set[asyncio.Task[None]] = set()
         self._order: asyncio.Future[None] | None = None
         self._closed = False
+        self._busy = 0
+        """Batches dispatched and not yet finished."""
 
     @property
     def depth(self) -> int:
@@ -108,6 +112,7 @@ class DynamicBatcher:
             self._dispatch(batch)
 
     def _dispatch(self, batch: list[_Item]) -> None:
+        self._busy += 1
         previous, self._order = self._order, asyncio.get_running_loop().create_future()
         task = asyncio.create_task(self._run(batch, previous, self._order))
         self._running.add(task)
@@ -124,6 +129,8 @@ class DynamicBatcher:
         if not self._queue:
             return []
         first = self._queue[0]
+        if not self._busy:  # nothing else is being served: waiting for partners cannot pay
+            return self._take(first)
         close_at = first.enqueued + self.policy.max_queue_delay_us * 1000
         while not self._full(first) and (wait := close_at - time.monotonic_ns()) > 0:
             self._wakeup.clear()
@@ -180,6 +187,7 @@ class DynamicBatcher:
                     _settle(item.future, result)
         finally:
             mine.set_result(None)
+            self._busy -= 1
             self._slots.release()
 
     async def _results(self, batch: list[_Item]) -> list[Result | BaseException]:

@@ -182,3 +182,23 @@ async def test_close_fails_what_is_queued() -> None:
         await waiting
     with pytest.raises(ModelNotReady, match="unloading"):
         await b.submit(rows([2.0]), ["y"])
+
+
+async def test_a_lone_request_does_not_wait_out_the_delay() -> None:
+    """With nothing else being served, waiting for partners cannot pay: it goes at once."""
+    calls: list[int] = []
+
+    async def execute(inputs: Mapping[str, np.ndarray], outputs: Sequence[str]) -> tuple[dict, int]:
+        calls.append(len(inputs["x"]))
+        await asyncio.sleep(0.05)  # a batch that takes a while: requests gather meanwhile
+        return {"y": inputs["x"] * 2}, 0
+
+    batcher = DynamicBatcher(execute, BatchingPolicy(max_batch_size=8, max_queue_delay_us=10**7))
+    one = np.ones((1, 1), np.float32)
+    first = asyncio.create_task(batcher.submit({"x": one}, ["y"]))
+    await asyncio.sleep(0.01)  # it runs now, not after the 10 s delay
+    assert calls == [1]
+    behind = [asyncio.create_task(batcher.submit({"x": one}, ["y"])) for _ in range(3)]
+    await asyncio.wait_for(asyncio.gather(first, *behind), timeout=30)
+    assert calls == [1, 3]  # those that came while it ran: one batch, at once, after it
+    await batcher.close()
