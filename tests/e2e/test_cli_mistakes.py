@@ -175,6 +175,7 @@ def test_an_unknown_data_set(tmp_path: Path) -> None:
         (["--grpc-use-ssl", "true"], "--grpc-use-ssl true needs --grpc-server-cert"),
         (["--tls-cert", "c.pem"], "--tls-cert and --tls-key go together"),
         (["--api-keys", "/nope/keys.yaml"], "--api-keys: keys.yaml: cannot read"),
+        (["--model-name", "../x"], "--model-name '../x': use letters"),
     ],
 )
 def test_security_flags_are_checked(

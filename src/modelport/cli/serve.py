@@ -21,7 +21,7 @@ from modelport.cli import platforms
 from modelport.config import Settings, settings_from
 from modelport.control import single_artifact
 from modelport.cpus import usable_cpus
-from modelport.repository.layout import is_model_dir
+from modelport.repository.layout import is_model_dir, is_valid_name
 from modelport.repository.remote import is_remote
 from modelport.server import ListenSockets, Server, ServerError
 from modelport.version import __version__
@@ -222,6 +222,8 @@ def with_path(base: Settings, path: Path) -> Settings:
 def path_problems(config: Settings) -> list[str]:
     """What is wrong with the paths to serve, each with its fix; empty when all is well."""
     problems = [f"{p} does not exist" for p in config.model_files if not Path(p).is_file()]
+    if config.model_name and not is_valid_name(config.model_name):
+        problems.append(f"--model-name {config.model_name!r}: use letters, digits and _.-")
     remote = [url for url in config.model_repositories if is_remote(url)]
     if remote and config.workers > 1:
         problems.append("remote repositories are served by one process: drop --workers")
