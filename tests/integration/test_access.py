@@ -164,6 +164,8 @@ ROUTES = [
     ("POST", "/v1/models/add_sub:classify", {"examples": []}, "inferer", "reader", "narrow"),
     ("GET", "/v1/models/add_sub/versions/1", None, "reader", "operator", "narrow"),
     ("POST", "/predict", {"input": [[1]]}, "limited", "reader", "inferer"),
+    ("POST", "/invocations", {"instances": [[1]]}, "limited", "reader", "inferer"),
+    ("POST", "/score", {"data": [[1]]}, "limited", "reader", "inferer"),
     ("GET", "/no/such/route", None, None, None, None),
 ]
 
@@ -207,7 +209,8 @@ async def test_every_route_asks_for_the_right_key(
 
 async def test_open_routes_stay_open_by_default(secured: tuple[Server, httpx2.AsyncClient]) -> None:
     _, client = secured
-    for path in ("/v2/health/live", "/v2/health/ready", "/v2/models/add_sub/ready", "/metrics"):
+    open_paths = ("/v2/health/live", "/v2/health/ready", "/v2/models/add_sub/ready", "/ping")
+    for path in (*open_paths, "/metrics"):
         assert (await client.get(path)).status_code == 200, path
 
 
@@ -479,3 +482,19 @@ def test_exposed_without_keys_or_tls_says_what_is_open(caplog: pytest.LogCapture
     caplog.clear()
     warn_if_exposed(Settings(host="127.0.0.1"))
     assert caplog.text == ""
+
+
+async def test_sagemaker_model_api_asks_for_admin(secured_repository: Path, tmp_path: Path) -> None:
+    server = Server(secured_settings(secured_repository, multi_model_root=str(tmp_path)))
+    await server.load_models()
+    transport = httpx2.ASGITransport(app=server.build_app())
+    load = {"model_name": "m", "url": str(tmp_path / "m")}
+    async with httpx2.AsyncClient(transport=transport, base_url="http://m") as client:
+        assert (await client.post("/models", json=load)).status_code == 401
+        assert (await client.post("/models", json=load, headers=auth("reader"))).status_code == 403
+        assert (await client.get("/models", headers=auth("reader"))).status_code == 200
+        gone = await client.delete("/models/add_sub", headers=auth("reader"))
+        assert gone.status_code == 403
+        nothing = await client.post("/models", json=load, headers=auth("admin"))
+        assert nothing.status_code == 400  # admitted, then: no model at that url
+    await server.stop()
