@@ -9,10 +9,10 @@ import httpx2
 import pytest
 from starlette.types import ASGIApp
 
-from modelport.config import Settings
 from modelport.examples import digits
 from modelport.grpc.server import GrpcServer
 from modelport.server import Server
+from modelport.settings import Settings
 from tests import models
 
 

@@ -1,8 +1,9 @@
 """modelport: one model server for every client and every framework."""
 
 from modelport.client import Client
-from modelport.config import ModelConfig, Settings
+from modelport.config import ModelConfig
 from modelport.errors import ErrorCode, ModelportError
+from modelport.settings import Settings
 from modelport.tensor import DATATYPES, DataType, TensorSpec
 from modelport.types import (
     InferInput,

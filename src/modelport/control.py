@@ -13,7 +13,6 @@ import logging
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from modelport.config import Settings
 from modelport.errors import (
     AlreadyLoaded,
     InvalidInput,
@@ -35,6 +34,7 @@ from modelport.repository.layout import (
 )
 from modelport.repository.remote import RemoteRepository, is_remote, repositories_cache
 from modelport.runtimes import ARTIFACTS
+from modelport.settings import Settings
 from modelport.types import ModelIndexEntry
 
 logger = logging.getLogger(__name__)

@@ -20,16 +20,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeGuard
 
-from modelport import runtimes
-from modelport.config import ModelConfig
 from modelport.errors import ErrorCode, InvalidInput, ModelNotFound, ModelNotReady, shown
+from modelport.loading import load_model
 from modelport.metrics import Metrics, ModelGauges
-from modelport.model import LoadedModel, execution_mode
-from modelport.repository import checksums
-from modelport.repository.layout import ModelProblem, ModelSource, contained
+from modelport.model import LoadedModel
+from modelport.repository.layout import ModelProblem, ModelSource
 from modelport.runtimes import RuntimeOptions
-from modelport.tensor import TensorSpec
-from modelport.types import ModelIndexEntry, ModelMetadata
+from modelport.types import ModelIndexEntry
 
 logger = logging.getLogger(__name__)
 
@@ -317,79 +314,6 @@ def _has_ready(record: ModelRecord) -> bool:
 
 def _fully_ready(record: ModelRecord) -> bool:
     return not record.problem and all(_is_ready(r) for r in record.versions.values())
-
-
-def locate(source: ModelSource) -> tuple[str, Path]:
-    """The runtime name and the artifact of a version, refused if its path leaves the
-    repository or the file is missing."""
-    config = source.config
-    kind, artifact = runtimes.detect(
-        source.version_dir, config.default_model_filename, config.platform
-    )
-    artifact = contained(artifact, source.root)
-    if not artifact.exists():
-        raise FileNotFoundError(f"{artifact.name} not found in version {source.version}")
-    return kind, artifact
-
-
-def load_model(
-    source: ModelSource,
-    options: RuntimeOptions,
-    default_max_batch: int,
-    require_checksums: bool = False,
-) -> LoadedModel:
-    """Load one version: verify its checksums, find its artifact, check its path, start the
-    runtime, merge config."""
-    config = source.config
-    if source.version_dir != source.model_dir:  # a single file served alone has no listing
-        checksums.verify(source.version_dir, source.root, require_checksums)
-    elif require_checksums:
-        raise checksums.ChecksumError(
-            "a single model file carries no checksums; serve a repository"
-        )
-    kind, artifact = locate(source)
-    runtime = runtimes.load(kind, artifact, options.for_model(config))
-    inputs = _merged(runtime.inputs, config.inputs, "input")
-    outputs = _merged(runtime.outputs, config.outputs, "output")
-    metadata = ModelMetadata(
-        name=source.name,
-        platform=runtime.platform,
-        inputs=inputs,
-        outputs=outputs,
-        max_batch_size=_max_batch(config, inputs, outputs, default_max_batch),
-    )
-    labels = _labels(source, metadata)
-    inline = execution_mode(runtime, metadata, config)
-    return LoadedModel(metadata, str(source.version), runtime, config, labels, inline)
-
-
-def _max_batch(
-    config: ModelConfig, inputs: Sequence[TensorSpec], outputs: Sequence[TensorSpec], default: int
-) -> int:
-    """The configured limit; else ``default`` when dim 0 of every tensor is variable."""
-    if config.max_batch_size is not None:
-        return config.max_batch_size
-    batchable = all(spec.shape and spec.shape[0] == -1 for spec in (*inputs, *outputs))
-    return default if batchable else 0
-
-
-def _merged(
-    derived: tuple[TensorSpec, ...], overrides: tuple[TensorSpec, ...], kind: str
-) -> tuple[TensorSpec, ...]:
-    by_name = {spec.name: spec for spec in overrides}
-    unknown = sorted(set(by_name) - {spec.name for spec in derived})
-    if unknown:
-        raise ValueError(f"config names {kind}(s) {unknown} that the model does not have")
-    return tuple(by_name.get(spec.name, spec) for spec in derived)
-
-
-def _labels(source: ModelSource, metadata: ModelMetadata) -> dict[str, list[str]]:
-    labels: dict[str, list[str]] = {}
-    for output, filename in source.config.label_files.items():
-        name = output or metadata.outputs[0].name
-        path = contained(source.model_dir / filename, source.root)
-        labels[name] = path.read_text(encoding="utf-8").splitlines()
-    return labels
 
 
 def _reason(exc: Exception, root: Path) -> str:

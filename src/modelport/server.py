@@ -23,7 +23,6 @@ import uvicorn
 from starlette.types import ASGIApp
 
 from modelport.auth import AccessPolicy, Limits
-from modelport.config import Settings
 from modelport.control import ModelControl
 from modelport.cpus import threads_per_process
 from modelport.dataplane import DataPlane
@@ -37,6 +36,7 @@ from modelport.rest.inference import InferenceRoutes, InferenceService
 from modelport.rest.lane import http_protocol
 from modelport.runtimes import RuntimeOptions
 from modelport.runtimes.onnx_shared import shared_weights_dir
+from modelport.settings import Settings
 from modelport.tls import Reloader, TlsFiles
 from modelport.version import __version__
 

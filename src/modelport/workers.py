@@ -29,12 +29,12 @@ from dataclasses import dataclass, field
 from types import FrameType
 
 from modelport import runtimes
-from modelport.config import Settings
 from modelport.control import discover
-from modelport.registry import locate
+from modelport.loading import locate
 from modelport.repository.layout import ModelSource
 from modelport.runtimes.onnx_shared import shared_copy, shared_weights_dir
 from modelport.server import ListenSockets, ServerError, bind
+from modelport.settings import Settings
 
 logger = logging.getLogger(__name__)
 

@@ -11,9 +11,9 @@ from pathlib import Path
 import httpx2
 import pytest
 
-from modelport.config import Settings
 from modelport.examples import digits
 from modelport.server import Server
+from modelport.settings import Settings
 
 pytestmark = pytest.mark.e2e
 moto_server = pytest.importorskip("moto.server")

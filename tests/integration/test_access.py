@@ -19,10 +19,10 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from onnx import TensorProto
 
 from modelport.auth import Quotas
-from modelport.config import Settings
 from modelport.protocol._generated import grpc_service_pb2 as pb
 from modelport.protocol._generated import grpc_service_pb2_grpc as pb_grpc
 from modelport.server import Server
+from modelport.settings import Settings
 from tests import models
 
 KEYS = {

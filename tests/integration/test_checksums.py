@@ -10,10 +10,10 @@ import httpx2
 import pytest
 from onnx import TensorProto
 
-from modelport.config import Settings
 from modelport.examples import digits
 from modelport.repository import checksums
 from modelport.server import Server
+from modelport.settings import Settings
 from tests import models
 
 

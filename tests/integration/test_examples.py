@@ -15,9 +15,9 @@ import numpy as np
 import pytest
 
 from modelport import evaluate, examples
-from modelport.config import Settings
 from modelport.datasets import Dataset, load_dataset
 from modelport.server import Server
+from modelport.settings import Settings
 
 pytestmark = pytest.mark.slow
 

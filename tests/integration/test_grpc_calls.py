@@ -10,11 +10,11 @@ import grpc
 import numpy as np
 import pytest
 
-from modelport.config import Settings
 from modelport.grpc.server import GrpcServer
 from modelport.protocol._generated import grpc_service_pb2 as pb
 from modelport.protocol._generated import grpc_service_pb2_grpc as pb_grpc
 from modelport.server import Server
+from modelport.settings import Settings
 from tests import models
 
 MAX_CALLS = 3

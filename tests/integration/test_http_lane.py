@@ -17,8 +17,8 @@ from collections.abc import AsyncIterator
 import orjson
 import pytest
 
-from modelport.config import Settings
 from modelport.server import Server
+from modelport.settings import Settings
 from tests import models
 
 LIMIT = 1 << 16

@@ -7,8 +7,8 @@ from pathlib import Path
 import httpx2
 from prometheus_client.parser import text_string_to_metric_families
 
-from modelport.config import Settings
 from modelport.server import Server
+from modelport.settings import Settings
 
 BODY = {"inputs": [{"name": n, "datatype": "FP32", "shape": [2, 4], "data": [0] * 8} for n in "ab"]}
 

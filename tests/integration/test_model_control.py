@@ -11,8 +11,8 @@ import httpx2
 import pytest
 from onnx import TensorProto
 
-from modelport.config import Settings
 from modelport.server import Server
+from modelport.settings import Settings
 from tests import models
 
 ADD = {

@@ -8,9 +8,9 @@ import httpx2
 import pytest
 from onnx import TensorProto
 
-from modelport.config import Settings
 from modelport.control import discover
 from modelport.server import Server, ServerError
+from modelport.settings import Settings
 from tests import models
 
 

@@ -9,9 +9,9 @@ import httpx2
 import numpy as np
 import pytest
 
-from modelport.config import Settings
 from modelport.runtimes import RuntimeOptions
 from modelport.server import Server
+from modelport.settings import Settings
 
 skops_io = pytest.importorskip("skops.io", reason="the sklearn extra (skops) is not installed")
 datasets = pytest.importorskip("sklearn.datasets")

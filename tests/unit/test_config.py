@@ -2,13 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from modelport.config import (
-    ConfigError,
-    Settings,
-    VersionPolicy,
-    parse_model_config,
-    settings_from,
-)
+from modelport.config import ConfigError, VersionPolicy, parse_model_config
+from modelport.settings import Settings, settings_from
 from modelport.tensor import TensorSpec
 
 

@@ -18,12 +18,12 @@ import uvloop
 
 from modelport import workers
 from modelport.cli import platforms
-from modelport.config import Settings, settings_from
 from modelport.control import single_artifact
 from modelport.cpus import usable_cpus
 from modelport.repository.layout import is_model_dir, is_valid_name
 from modelport.repository.remote import is_remote
 from modelport.server import ListenSockets, Server, ServerError
+from modelport.settings import Settings, settings_from
 from modelport.version import __version__
 
 
