@@ -13,6 +13,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from modelport.auth import ANYWHERE, AccessPolicy, Action, Model
 from modelport.errors import ModelportError, QuotaExceeded, Unauthenticated
 from modelport.protocol import jsonbody
+from modelport.rest.endpoints import send_reply
 from modelport.rest.errors import HTTP_STATUS
 
 _TF_INFER = (":predict", ":classify", ":regress")
@@ -57,13 +58,15 @@ def _tf_serving(first: str, rest: list[str]) -> tuple[Action, Model]:
     return (Action.INFER if last.endswith(_TF_INFER) else Action.READ), name
 
 
-def refusal_headers(exc: ModelportError) -> dict[str, str]:
-    """What a refusal says beside its body: how to authenticate, when to come back."""
+def refusal(exc: ModelportError) -> tuple[int, dict[str, str], bytes]:
+    """The answer to a refused request: its status, and beside the JSON body how to
+    authenticate (401) or when to come back (429)."""
+    headers = {"content-type": "application/json"}
     if isinstance(exc, Unauthenticated):
-        return {"www-authenticate": 'Bearer realm="modelport"'}
+        headers["www-authenticate"] = 'Bearer realm="modelport"'
     if isinstance(exc, QuotaExceeded):
-        return {"retry-after": str(exc.retry_after)}
-    return {}
+        headers["retry-after"] = str(exc.retry_after)
+    return HTTP_STATUS[exc.code], headers, jsonbody.error_body(exc.message)
 
 
 def authorization_of(scope: Scope) -> str | None:
@@ -105,18 +108,9 @@ class AccessGuard:
         try:
             admitted = self.policy.admit(authorization_of(scope), client_of(scope), action, model)
         except ModelportError as exc:
-            await _refuse(send, exc)
+            await send_reply(send, *refusal(exc))
             return
         try:
             await self.app(scope, receive, send)
         finally:
             admitted.release()
-
-
-async def _refuse(send: Send, exc: ModelportError) -> None:
-    body = jsonbody.error_body(exc.message)
-    headers = {"content-type": "application/json", **refusal_headers(exc)}
-    raw = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()]
-    raw.append((b"content-length", str(len(body)).encode()))
-    await send({"type": "http.response.start", "status": HTTP_STATUS[exc.code], "headers": raw})
-    await send({"type": "http.response.body", "body": body})

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.types import Send
 
 from modelport.auth import AccessPolicy
 from modelport.dataplane import DataPlane
@@ -44,6 +46,14 @@ class Endpoints:
 
     async def json(self, request: Request) -> object:
         return jsonbody.loads(await self.body(request), self.options.max_json_depth)
+
+
+async def send_reply(send: Send, status: int, headers: Mapping[str, str], content: bytes) -> None:
+    """A whole response as pure ASGI: status, headers (with its length) and body."""
+    raw = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()]
+    raw.append((b"content-length", str(len(content)).encode()))
+    await send({"type": "http.response.start", "status": status, "headers": raw})
+    await send({"type": "http.response.body", "body": content})
 
 
 def json_response(value: object, status: int = 200) -> Response:

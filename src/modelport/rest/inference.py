@@ -21,9 +21,9 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from modelport.auth import OPEN, Action, Pass
 from modelport.errors import ErrorCode, ModelNotFound, ModelportError
 from modelport.protocol import cloud, jsonbody, predict, tfserving, v2_binary, v2_json
-from modelport.rest.access import client_of, refusal_headers
+from modelport.rest.access import client_of, refusal
 from modelport.rest.body import check_head, decompress, read_raw
-from modelport.rest.endpoints import Endpoints
+from modelport.rest.endpoints import Endpoints, send_reply
 from modelport.rest.errors import HTTP_STATUS
 from modelport.types import InferRequest, InferResponse, ModelIndexEntry
 
@@ -192,8 +192,7 @@ class InferenceService:
             return policy.admit(headers.get("authorization"), client, Action.INFER, name)
         except ModelportError as exc:
             self.ep.dataplane.count_failure(exc.code, name)
-            headers = {**JSON, **refusal_headers(exc)}
-            return HTTP_STATUS[exc.code], headers, jsonbody.error_body(exc.message)
+            return refusal(exc)
 
     def check(self, name: str, version: str, headers: Headers) -> Reply | None:
         """The error reply for a request refused before its body is read (unknown or
@@ -251,9 +250,9 @@ class InferenceRoutes:
             await self.app(scope, receive, send)
             return
         if scope["method"] != "POST":
-            await _send(send, 405, JSON, jsonbody.error_body("method not allowed; use POST"))
+            await send_reply(send, 405, JSON, jsonbody.error_body("method not allowed; use POST"))
             return
-        await _send(send, *await self._reply(*found, scope, receive))
+        await send_reply(send, *await self._reply(*found, scope, receive))
 
     async def _reply(
         self, route: Route, name: str, version: str, scope: Scope, receive: Receive
@@ -271,10 +270,3 @@ class InferenceRoutes:
             return self.service.error(name, exc)
         finally:
             admitted.release()
-
-
-async def _send(send: Send, status: int, headers: Mapping[str, str], content: bytes) -> None:
-    raw = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()]
-    raw.append((b"content-length", str(len(content)).encode()))
-    await send({"type": "http.response.start", "status": status, "headers": raw})
-    await send({"type": "http.response.body", "body": content})
