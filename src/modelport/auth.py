@@ -177,6 +177,8 @@ class AccessPolicy:
     quotas: Quotas = field(default_factory=Quotas)
     outcomes: Counter[tuple[str, str]] = field(default_factory=Counter)
     """(key name, outcome) → requests, for /metrics; key names only, never keys."""
+    _counting: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    """The loop and gRPC's threads both count: an unguarded += can lose updates."""
 
     @property
     def active(self) -> bool:
@@ -191,7 +193,7 @@ class AccessPolicy:
             return self._limited("", client, self.defaults)
         key = self._authenticated(authorization)
         if not key.allows(action, model):
-            self.outcomes[key.name, "forbidden"] += 1
+            self._count(key.name, "forbidden")
             raise NotPermitted(_refusal(action, model))
         limits = Limits(
             key.rate or self.defaults.rate, key.concurrency or self.defaults.concurrency
@@ -209,22 +211,26 @@ class AccessPolicy:
         scheme, _, presented = (authorization or "").strip().partition(" ")
         key = self.keyring.find(presented.strip()) if self.keyring and presented else None
         if scheme.lower() != "bearer" or key is None:
-            self.outcomes["", "unauthenticated"] += 1
+            self._count("", "unauthenticated")
             why = "a valid API key is required" if authorization else "an API key is required"
             raise Unauthenticated(f"{why}: send 'Authorization: Bearer <key>'")
         return key
 
     def _limited(self, label: str, caller: str, limits: Limits) -> Pass:
         if limits.rate <= 0 and limits.concurrency <= 0:
-            self.outcomes[label, "admitted"] += 1
+            self._count(label, "admitted")
             return OPEN  # nothing to count against: no lock, no bucket
         try:
             admitted = self.quotas.admit(caller, limits)
         except QuotaExceeded:
-            self.outcomes[label, "rate_limited"] += 1
+            self._count(label, "rate_limited")
             raise
-        self.outcomes[label, "admitted"] += 1
+        self._count(label, "admitted")
         return admitted
+
+    def _count(self, label: str, outcome: str) -> None:
+        with self._counting:
+            self.outcomes[label, outcome] += 1
 
 
 def _refusal(action: Action, model: Model) -> str:
