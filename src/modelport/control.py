@@ -233,7 +233,9 @@ class ModelControl:
         """One poll: scan, and apply the models that have settled since the last scan."""
         found = await asyncio.to_thread(self.scan, True)
         current = summarize(found)
-        ready = settled(self._previous, current, self._registry.names())
+        # Models SageMaker loaded are on no repository: a scan must not read them as removed.
+        known = [n for n in self._registry.names() if n not in self.multi_models]
+        ready = settled(self._previous, current, known)
         self._previous = current
         # Applying is idempotent: versions whose fingerprint did not change are left alone.
         await self._registry.apply([i for i in found if i.name in ready], names=ready)

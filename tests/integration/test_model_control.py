@@ -306,3 +306,19 @@ async def test_explicit_load_of_a_corrupt_version_keeps_the_serving_one(tmp_path
         assert (await client.post("/v2/repository/models/m/load")).status_code == 200
         assert (await versions(client)) == ["2"]
     await server.stop()
+
+
+async def test_polling_keeps_models_loaded_through_the_multi_model_api(tmp_path: Path) -> None:
+    repo, loaded = tmp_path / "repo", tmp_path / "opt-ml-models"
+    fp32_identity(repo, 1)
+    models.identity(loaded / "abc" / "1" / "model.onnx", TensorProto.FLOAT)
+    settings = Settings(
+        model_repositories=(str(repo),), model_control_mode="poll", multi_model_root=str(loaded)
+    )
+    server = Server(settings)
+    await server.load_models()
+    await server.control.load_from("extra", str(loaded / "abc"))
+    for _ in range(3):
+        await server.control.poll_once()
+    assert server.registry.is_ready("extra") and server.registry.is_ready("m")
+    await server.stop()
