@@ -199,6 +199,7 @@ def _record(model: LoadedModel, request: InferRequest, call: _Call, ran: int) ->
     batched = model.metadata.max_batch_size > 0 and request.inputs[0].data.ndim > 0
     stats.inference_count += int(request.inputs[0].data.shape[0]) if batched else 1
     stats.last_inference_ms = time.time_ns() // 1_000_000
+    model.used_ns = done
 
 
 def _output(

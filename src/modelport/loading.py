@@ -11,7 +11,7 @@ from modelport.config import ModelConfig
 from modelport.model import LoadedModel, execution_mode
 from modelport.repository import checksums
 from modelport.repository.layout import ModelSource, contained
-from modelport.runtimes import RuntimeOptions
+from modelport.runtimes import Runtime, RuntimeOptions
 from modelport.tensor import TensorSpec
 from modelport.types import ModelMetadata
 
@@ -38,14 +38,7 @@ def load_model(
     """Load one version: verify its checksums, find its artifact, check its path, start the
     runtime, merge config."""
     config = source.config
-    if source.version_dir != source.model_dir:  # a single file served alone has no listing
-        checksums.verify(source.version_dir, source.root, require_checksums)
-    elif require_checksums:
-        raise checksums.ChecksumError(
-            "a single model file carries no checksums; serve a repository"
-        )
-    kind, artifact = locate(source)
-    runtime = runtimes.load(kind, artifact, options.for_model(config))
+    runtime = load_runtime(source, options, require_checksums)
     inputs = _merged(runtime.inputs, config.inputs, "input")
     outputs = _merged(runtime.outputs, config.outputs, "output")
     metadata = ModelMetadata(
@@ -58,6 +51,28 @@ def load_model(
     labels = _labels(source, metadata)
     inline = execution_mode(runtime, metadata, config)
     return LoadedModel(metadata, str(source.version), runtime, config, labels, inline)
+
+
+def load_runtime(
+    source: ModelSource, options: RuntimeOptions, require_checksums: bool = False
+) -> Runtime:
+    """A version's runtime alone (also how a parked model is restored): checksums
+    verified, artifact found inside the repository."""
+    if source.version_dir != source.model_dir:  # a single file served alone has no listing
+        checksums.verify(source.version_dir, source.root, require_checksums)
+    elif require_checksums:
+        raise checksums.ChecksumError(
+            "a single model file carries no checksums; serve a repository"
+        )
+    kind, artifact = locate(source)
+    return runtimes.load(kind, artifact, options.for_model(source.config))
+
+
+def disk_bytes(source: ModelSource) -> int:
+    """The size of a version's files: what its load is expected to take at least."""
+    if source.version_dir == source.model_dir:
+        return locate(source)[1].stat().st_size
+    return sum(f.stat().st_size for f in source.version_dir.rglob("*") if f.is_file())
 
 
 def _max_batch(

@@ -18,6 +18,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from itertools import accumulate
+from typing import TYPE_CHECKING
 
 from prometheus_client import CollectorRegistry, ProcessCollector
 from prometheus_client.core import (
@@ -30,6 +31,9 @@ from prometheus_client.registry import Collector
 
 from modelport.errors import ErrorCode
 from modelport.types import BATCH_BOUNDS, LATENCY_BOUNDS_NS, ModelStats
+
+if TYPE_CHECKING:
+    from modelport.residency import MemoryBudget
 
 REASONS = {
     ErrorCode.INVALID_ARGUMENT: "invalid",
@@ -60,6 +64,8 @@ class ModelGauges:
     inflight: int = 0
     load_seconds: float = 0.0
     stats: ModelStats | None = None
+    memory_bytes: int = 0
+    resident: bool = True
 
 
 class Metrics:
@@ -81,6 +87,37 @@ class Metrics:
         """Report requests by API key name and outcome (admitted, unauthenticated,
         forbidden, rate_limited) at every scrape; key names only, never keys."""
         self.registry.register(_KeyCollector(outcomes))
+
+    def watch_budget(self, budget: MemoryBudget) -> None:
+        """Report the memory budget, its use, and parks and restores at every scrape."""
+        self.registry.register(_BudgetCollector(budget))
+
+
+class _BudgetCollector(Collector):
+    def __init__(self, budget: MemoryBudget) -> None:
+        self._budget = budget
+
+    def collect(self) -> Iterator[Metric]:
+        budget, counts = self._budget, self._budget.counts
+        yield GaugeMetricFamily(
+            "modelport_memory_budget_bytes", "--model-memory-budget", value=budget.limit
+        )
+        yield GaugeMetricFamily(
+            "modelport_memory_budget_used_bytes",
+            "Measured memory of the resident models",
+            value=budget.used,
+        )
+        yield CounterMetricFamily(
+            "modelport_model_parks", "Idle models unloaded to make room", value=counts.parked
+        )
+        yield CounterMetricFamily(
+            "modelport_model_restores", "Parked models loaded again", value=counts.restored
+        )
+        yield CounterMetricFamily(
+            "modelport_model_restore_seconds",
+            "Time spent loading parked models again",
+            value=counts.restore_seconds,
+        )
 
 
 class _KeyCollector(Collector):
@@ -182,9 +219,20 @@ def _gauges(found: Sequence[ModelGauges]) -> Iterator[Metric]:
         "modelport_inflight_requests", "Requests in the model", labels=labels
     )
     load = GaugeMetricFamily("modelport_model_load_seconds", "Time the load took", labels=labels)
+    memory = GaugeMetricFamily(
+        "modelport_model_memory_bytes",
+        "Measured memory of the model (under a memory budget; 0 without one)",
+        labels=labels,
+    )
+    resident = GaugeMetricFamily(
+        "modelport_model_resident", "1 while the model's runtime is loaded", labels=labels
+    )
     for g in found:
-        state.add_metric([g.model, g.version, g.state], 1)
-        depth.add_metric([g.model, g.version], g.queue_depth)
-        inflight.add_metric([g.model, g.version], g.inflight)
-        load.add_metric([g.model, g.version], g.load_seconds)
-    yield from (state, depth, inflight, load)
+        key = [g.model, g.version]
+        state.add_metric([*key, g.state], 1)
+        depth.add_metric(key, g.queue_depth)
+        inflight.add_metric(key, g.inflight)
+        load.add_metric(key, g.load_seconds)
+        memory.add_metric(key, g.memory_bytes)
+        resident.add_metric(key, int(g.resident))
+    yield from (state, depth, inflight, load, memory, resident)

@@ -17,11 +17,13 @@ import time
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import numpy as np
 
 from modelport.batching import BatchingPolicy, DynamicBatcher
 from modelport.config import ModelConfig
+from modelport.errors import ModelNotReady
 from modelport.runtimes import Runtime
 from modelport.tensor import TensorSpec, datatype
 from modelport.types import ModelMetadata, ModelStats
@@ -31,6 +33,15 @@ logger = logging.getLogger(__name__)
 INLINE_BUDGET_NS = 500_000
 DRAIN_POLL_S = 0.005
 Arrays = Mapping[str, np.ndarray]
+
+
+class Keeper(Protocol):
+    """What puts a parked model's runtime back (the memory budget in ``residency``)."""
+
+    async def restore(self, model: LoadedModel) -> None: ...
+
+    def settle(self) -> None:
+        """A request left the model: meet the budget again if busy models broke it."""
 
 
 @dataclass
@@ -48,6 +59,14 @@ class LoadedModel:
     load_seconds: float = 0.0
     immediate: bool = field(init=False, default=False)
     """Inline and unbatched: :meth:`run_now` computes the answer on the caller's thread."""
+    resident: bool = field(init=False, default=True)
+    """False while parked: its runtime is released and its next request restores it."""
+    keeper: Keeper | None = None
+    memory_bytes: int = 0
+    """Measured when loaded under a memory budget (0 without one)."""
+    used_ns: int = field(init=False, default_factory=time.perf_counter_ns)
+    """When it last answered or was (re)loaded (``perf_counter_ns``): its place in least
+    recently used order."""
 
     def __post_init__(self) -> None:
         if not self.inline:
@@ -80,6 +99,8 @@ class LoadedModel:
             return self.run_now(inputs, outputs)
         self.inflight += 1
         try:
+            if not self.resident:
+                await self._restore()
             if self.batcher is not None:
                 result, queued, compute = await self.batcher.submit(inputs, outputs, timeout_us)
             else:
@@ -88,8 +109,26 @@ class LoadedModel:
                 queued = max(time.perf_counter_ns() - submitted - compute, 0)
         finally:
             self.inflight -= 1
+            if self.keeper is not None:
+                self.keeper.settle()
         self._ran(queued, compute)
         return result
+
+    async def _restore(self) -> None:
+        assert self.keeper is not None  # only a kept model is ever parked
+        await self.keeper.restore(self)
+
+    def park(self) -> Runtime:
+        """Stop using the runtime (an idle model under a memory budget): requests from now
+        on wait in :meth:`run` for :meth:`restored`. Returns the runtime to release."""
+        self.resident = self.immediate = False
+        runtime, self.runtime = self.runtime, Parked(self.runtime)
+        return runtime
+
+    def restored(self, runtime: Runtime) -> None:
+        self.runtime, self.resident = runtime, True
+        self.immediate = self.inline and self.batcher is None
+        self.used_ns = time.perf_counter_ns()
 
     def _ran(self, queued: int, compute: int) -> None:
         self.stats.queue.add(queued)
@@ -115,7 +154,22 @@ class LoadedModel:
     def close(self) -> None:
         if self.executor is not None:
             self.executor.shutdown(wait=True)
-        self.runtime.unload()
+        if self.resident:
+            self.resident = self.immediate = False
+            self.runtime.unload()
+
+
+class Parked:
+    """Stands in for a parked model's runtime: the same signature, and no inference."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        self.platform, self.inputs, self.outputs = runtime.platform, runtime.inputs, runtime.outputs
+
+    def infer(self, inputs: Arrays, outputs: Sequence[str]) -> Arrays:
+        raise ModelNotReady("the model is parked under the memory budget; retry")
+
+    def unload(self) -> None:
+        """Nothing is loaded."""
 
 
 def _rows(inputs: Arrays) -> int:

@@ -15,22 +15,28 @@ import asyncio
 import enum
 import logging
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import TypeGuard
 
 from modelport.errors import ErrorCode, InvalidInput, ModelNotFound, ModelNotReady, shown
-from modelport.loading import load_model
+from modelport.loading import disk_bytes, load_model, load_runtime
 from modelport.metrics import Metrics, ModelGauges
 from modelport.model import LoadedModel
 from modelport.repository.layout import ModelProblem, ModelSource
+from modelport.residency import DirectLoads, Residency
 from modelport.runtimes import RuntimeOptions
 from modelport.types import ModelIndexEntry
 
 logger = logging.getLogger(__name__)
 
 Found = Sequence[ModelSource | ModelProblem]
+Loader = Callable[[ModelSource, RuntimeOptions, int, bool], LoadedModel]
+"""How a version becomes a ``LoadedModel``: ``load_model`` (its runtime in this process),
+or, on Ray, a model whose calls go to its deployment's replicas."""
+PARKED = "parked under the memory budget; restored on its next request"
 
 
 class ModelState(enum.Enum):
@@ -68,8 +74,12 @@ class ModelRegistry:
         drain_timeout: float = 30.0,
         metrics: Metrics | None = None,
         require_checksums: bool = False,
+        residency: Residency | None = None,
+        loader: Loader = load_model,
     ) -> None:
+        self._loader = loader
         self._require_checksums = require_checksums
+        self.residency = residency or DirectLoads()
         self._options = options
         self._metrics = metrics or Metrics()
         self._default_max_batch = default_max_batch
@@ -147,13 +157,12 @@ class ModelRegistry:
                 source.version, ModelState.LOADING
             )
         started = time.monotonic()
+        options, checksums = self._options, self._require_checksums
         try:
-            model = await asyncio.to_thread(
-                load_model,
-                source,
-                self._options,
-                self._default_max_batch,
-                self._require_checksums,
+            model = await self.residency.load(
+                partial(self._loader, source, options, self._default_max_batch, checksums),
+                partial(load_runtime, source, options, checksums),
+                disk_bytes(source) if self.residency.limit else 0,
             )
         except Exception as exc:  # any load failure stays with this version
             self._load_failed(source, current, _reason(exc, source.root))
@@ -164,7 +173,7 @@ class ModelRegistry:
         current.fingerprint = source.fingerprint
         logger.info("model %s version %d is ready", source.name, source.version)
         if previous is not None:
-            await previous.drain(self._drain_timeout)
+            await self._release(previous)
 
     def _load_failed(self, source: ModelSource, current: VersionRecord, reason: str) -> None:
         current.fingerprint = source.fingerprint
@@ -178,7 +187,12 @@ class ModelRegistry:
         retired = record.versions.pop(version)
         if retired.model is not None:
             logger.info("unloading version %d", version)
-            await retired.model.drain(self._drain_timeout)
+            await self._release(retired.model)
+
+    async def _release(self, model: LoadedModel) -> None:
+        """A replaced or retired version: its requests finish, then its runtime goes."""
+        await model.drain(self._drain_timeout)
+        self.residency.forget(model)
 
     # --- lookups ----------------------------------------------------------------------
 
@@ -242,9 +256,16 @@ class ModelRegistry:
                 reason = model.problem or ("unloaded" if model.unloaded else "")
                 entries.append(ModelIndexEntry(name, "", "UNAVAILABLE", reason))
             for version, r in sorted(model.versions.items()):
-                reason = r.reason or r.kept or model.problem
-                entries.append(ModelIndexEntry(name, str(version), r.state.value, reason))
+                entries.append(self._entry(name, version, r, model.problem))
         return entries
+
+    def _entry(self, name: str, version: int, r: VersionRecord, problem: str) -> ModelIndexEntry:
+        reason = r.reason or r.kept or problem
+        if not self.residency.limit or r.model is None:
+            return ModelIndexEntry(name, str(version), r.state.value, reason)
+        resident, size = r.model.resident, r.model.memory_bytes
+        reason = reason or ("" if resident else PARKED)
+        return ModelIndexEntry(name, str(version), r.state.value, reason, resident, size)
 
     def count_failure(self, code: ErrorCode, name: str) -> None:
         """A failed inference request. The model label is kept only for a model that exists,
@@ -267,6 +288,8 @@ class ModelRegistry:
                         m.inflight if m else 0,
                         m.load_seconds if m else 0.0,
                         m.stats if m else None,
+                        m.memory_bytes if m else 0,
+                        m.resident if m else False,
                     )
                 )
         return found

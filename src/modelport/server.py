@@ -28,8 +28,10 @@ from modelport.cpus import threads_per_process
 from modelport.dataplane import DataPlane
 from modelport.grpc.server import GrpcServer
 from modelport.keys import KeysFile, KeysFileError
+from modelport.loading import load_model
 from modelport.metrics import Metrics
-from modelport.registry import ModelRegistry
+from modelport.registry import Loader, ModelRegistry
+from modelport.residency import DirectLoads, MemoryBudget, Residency
 from modelport.rest.app import RestOptions, create_app, metrics_app
 from modelport.rest.connection import GuardedHttpToolsProtocol
 from modelport.rest.inference import InferenceRoutes, InferenceService
@@ -75,7 +77,12 @@ class ListenSockets:
 
 
 class Server:
-    def __init__(self, settings: Settings, sockets: ListenSockets | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        sockets: ListenSockets | None = None,
+        loader: Loader = load_model,
+    ) -> None:
         self.settings = settings
         self.sockets = sockets
         shared = str(shared_weights_dir(settings.shared_weights_dir)) if sockets else ""
@@ -94,6 +101,8 @@ class Server:
             settings.exit_timeout_secs,
             self.metrics,
             settings.require_checksums,
+            self._residency(settings.model_memory_budget),
+            loader,
         )
         self.metrics.watch(self.registry.gauges)
         self.control = ModelControl(settings, self.registry)
@@ -111,6 +120,15 @@ class Server:
         self._poller: asyncio.Task[None] | None = None
         self._watcher: asyncio.Task[None] | None = None
         self.tls: Reloader | None = None
+
+    def _residency(self, budget: int) -> Residency:
+        """Without a budget every loaded model stays resident; with one, the budget parks
+        the least recently used and its figures join ``/metrics``."""
+        if not budget:
+            return DirectLoads()
+        kept = MemoryBudget(budget)
+        self.metrics.watch_budget(kept)
+        return kept
 
     async def load_models(self) -> None:
         await self.control.start()

@@ -10,6 +10,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from modelport.memory import parse_bytes
+
 ENV_PREFIX = "MODELPORT_"
 DEFAULT_MAX_REQUEST_BYTES = 64 * 1024 * 1024
 
@@ -50,6 +52,9 @@ class Settings:
     """Worker processes serving the same ports; weights are shared between them."""
     shared_weights_dir: str = ""
     """Where shared-weight copies of models are kept (default: ~/.cache/modelport)."""
+    model_memory_budget: int = 0
+    """Bytes the loaded models may hold; beyond it the least recently used idle ones are
+    parked and restored on their next request (0: no budget, every model stays loaded)."""
     default_max_batch_size: int = 1024
     """max_batch_size for batchable models whose config does not set one."""
     allow_pickle: bool = False
@@ -119,8 +124,13 @@ _BOUNDS: dict[str, tuple[float, float]] = {
     "repository_poll_secs": (1e-3, _NO_MAX),
     "quota_rate": (0, _NO_MAX),
     "quota_concurrency": (0, _NO_MAX),
+    "model_memory_budget": (0, _NO_MAX),
 }
 """Each numeric setting's allowed range; anything else is refused at start with its flag."""
+
+
+_SIZES = frozenset({"model_memory_budget"})
+"""Settings given in bytes, which also take units (``2GiB``)."""
 
 
 def settings_from(env: Mapping[str, str], **flags: Any) -> Settings:
@@ -140,6 +150,8 @@ def _parse_env(name: str, kind: str, raw: str) -> Any:
             return tuple(part for part in raw.split(",") if part)
         if kind == "bool":
             return _parse_bool(raw)
+        if name in _SIZES:
+            return parse_bytes(raw)
         return {"int": int, "float": float}.get(kind, str)(raw)
     except ValueError as exc:
         raise ValueError(f"{ENV_PREFIX}{name.upper()}={raw!r}: {exc}") from exc

@@ -108,6 +108,10 @@ class ModelIndexEntry:
     version: str
     state: str
     reason: str = ""
+    resident: bool | None = None
+    """Under a memory budget: whether its runtime holds memory now (None: no budget)."""
+    memory_bytes: int = 0
+    """Under a memory budget: its measured memory."""
 
 
 @dataclass(frozen=True, slots=True)

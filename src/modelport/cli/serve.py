@@ -20,6 +20,7 @@ from modelport import workers
 from modelport.cli import platforms
 from modelport.control import single_artifact
 from modelport.cpus import usable_cpus
+from modelport.memory import parse_bytes
 from modelport.repository.layout import is_model_dir, is_valid_name
 from modelport.repository.remote import is_remote
 from modelport.server import ListenSockets, Server, ServerError
@@ -108,6 +109,13 @@ def add_parser(commands: Any, name: str) -> None:
         type=int,
         help="max_batch_size of batchable models without one in config.yaml",
     )
+    add(
+        "--model-memory-budget",
+        type=_size,
+        metavar="BYTES",
+        help="memory the loaded models may hold (e.g. 2GiB); the least recently used idle"
+        " ones are unloaded and loaded again on their next request; per worker",
+    )
     add("--workers", type=int, help="worker processes serving the same ports")
     add(
         "--shared-weights-dir", help="where workers share model weights (empty: ~/.cache/modelport)"
@@ -178,6 +186,13 @@ def _bool(text: str) -> bool:
     if text.lower() in ("0", "false", "no", "off"):
         return False
     raise argparse.ArgumentTypeError(f"expected true or false, got {text!r}")
+
+
+def _size(text: str) -> int:
+    try:
+        return parse_bytes(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from exc
 
 
 TRITON_SWITCHES = {

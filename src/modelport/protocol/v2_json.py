@@ -247,8 +247,19 @@ def _spec_object(spec: TensorSpec) -> dict[str, Any]:
     return {"name": spec.name, "datatype": spec.datatype, "shape": list(spec.shape)}
 
 
-def index_object(entries: Iterable[ModelIndexEntry]) -> list[dict[str, str]]:
-    return [
-        {"name": e.name, "version": e.version, "state": e.state, "reason": e.reason}
-        for e in entries
-    ]
+def index_object(entries: Iterable[ModelIndexEntry]) -> list[dict[str, object]]:
+    """Triton's index rows; under a memory budget each also says ``resident`` and its
+    ``memory_bytes`` (extra keys, which clients of the protocol ignore)."""
+    return [_index_row(e) for e in entries]
+
+
+def _index_row(e: ModelIndexEntry) -> dict[str, object]:
+    row: dict[str, object] = {
+        "name": e.name,
+        "version": e.version,
+        "state": e.state,
+        "reason": e.reason,
+    }
+    if e.resident is not None:
+        row["resident"], row["memory_bytes"] = e.resident, e.memory_bytes
+    return row

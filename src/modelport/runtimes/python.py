@@ -67,6 +67,7 @@ class PythonRuntime:
         unload = getattr(self._model, "unload", None)
         if unload is not None:
             unload()
+        del self._model
 
 
 def _import(artifact: Path) -> ModuleType:
