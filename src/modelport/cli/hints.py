@@ -21,6 +21,7 @@ EXTRAS: dict[str, str] = {
     "onnxmltools": "convert",
     "tf2onnx": "convert",
     "onnxscript": "convert",
+    "ray": "ray",
 }
 """Top-level module → the extra that installs it."""
 

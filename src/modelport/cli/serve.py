@@ -17,7 +17,7 @@ from typing import Any
 import uvloop
 
 from modelport import workers
-from modelport.cli import platforms
+from modelport.cli import platforms, scaleout
 from modelport.control import single_artifact
 from modelport.cpus import usable_cpus
 from modelport.memory import parse_bytes
@@ -133,6 +133,7 @@ def add_parser(commands: Any, name: str) -> None:
         help="load pickle/joblib/.h5 files whose SHA-256 the model's config lists (default: off)",
     )
     _add_security(add)
+    scaleout.add_ray_flags(add)
     _state_defaults(cmd)
 
 
@@ -203,7 +204,8 @@ TRITON_SWITCHES = {
 
 
 def settings(args: argparse.Namespace, env: Mapping[str, str] = os.environ) -> Settings:
-    flags = {k: v for k, v in vars(args).items() if k not in ("command", "path")}
+    skipped = ("command", "path", *scaleout.RAY_FLAGS)
+    flags = {k: v for k, v in vars(args).items() if k not in skipped}
     for switch, (needed, message) in TRITON_SWITCHES.items():
         if flags.pop(switch) and not flags[needed]:
             raise ValueError(message)
@@ -290,6 +292,8 @@ def run(args: argparse.Namespace) -> int:
         level=config.log_level.upper(), format="%(levelname)s %(name)s: %(message)s"
     )
     try:
+        if args.ray:
+            return scaleout.run_on_ray(config, scaleout.ray_flags(args))
         if config.workers > 1:
             sockets = workers.listen_sockets(config)
             return workers.Supervisor(config, sockets, worker(config)).run()
