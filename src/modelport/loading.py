@@ -68,10 +68,13 @@ def load_runtime(
     return runtimes.load(kind, artifact, options.for_model(source.config))
 
 
-def disk_bytes(source: ModelSource) -> int:
-    """The size of a version's files: what its load is expected to take at least."""
+def expected_bytes(source: ModelSource) -> int:
+    """What loading a version will take at least (the size of its files), with its runtime's
+    framework imported first, so that measuring the load does not count the import."""
+    kind, artifact = locate(source)
+    runtimes.preload(kind)
     if source.version_dir == source.model_dir:
-        return locate(source)[1].stat().st_size
+        return artifact.stat().st_size
     return sum(f.stat().st_size for f in source.version_dir.rglob("*") if f.is_file())
 
 

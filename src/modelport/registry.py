@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import TypeGuard
 
 from modelport.errors import ErrorCode, InvalidInput, ModelNotFound, ModelNotReady, shown
-from modelport.loading import disk_bytes, load_model, load_runtime
+from modelport.loading import expected_bytes, load_model, load_runtime
 from modelport.metrics import Metrics, ModelGauges
 from modelport.model import LoadedModel
 from modelport.repository.layout import ModelProblem, ModelSource
@@ -162,7 +162,7 @@ class ModelRegistry:
             model = await self.residency.load(
                 partial(self._loader, source, options, self._default_max_batch, checksums),
                 partial(load_runtime, source, options, checksums),
-                disk_bytes(source) if self.residency.limit else 0,
+                partial(expected_bytes, source),
             )
         except Exception as exc:  # any load failure stays with this version
             self._load_failed(source, current, _reason(exc, source.root))

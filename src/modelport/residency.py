@@ -1,14 +1,17 @@
 """Which loaded models hold memory: without a budget, all of them; with
 ``--model-memory-budget``, the most recently used that fit.
 
-Under a budget every load is measured (the process's resident memory before and after,
-never less than the files' size) and loads run one at a time, so each measurement is its
-own. Before a load, the least recently used *idle* models (no request in the model, none
-queued) are parked (their runtime released, their metadata, configuration and statistics
-kept) until the new one fits; a parked model's next request waits in ``LoadedModel.run``
-while it is restored the same way. A model with requests in flight is never parked: when
-only busy models remain, the load goes ahead over the budget, and the budget is met again
-at the next load. One model larger than the whole budget is refused.
+Under a budget, loads run one at a time and each is measured: the growth of the process's
+resident memory while it loads (its framework imported beforehand, outside the measure),
+never less than the size of its files; a restore measures again. Before a load, the least
+recently used *idle* models (no request in the model, none queued) are parked (their
+runtime released; metadata, configuration and statistics kept) until the new one fits; a
+parked model's next request waits in ``LoadedModel.run`` while it is restored. A model
+with requests in flight is never parked: when only busy models remain, the load goes
+ahead over the budget, and idle ones are parked as soon as those requests finish. A model
+whose files alone exceed the budget is refused before it is loaded. The measure is an
+estimate (freed heap is reused, and a framework's first model carries its set-up), as
+every peer's is; the figures are in the index and ``/metrics``.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ logger = logging.getLogger(__name__)
 
 Load = Callable[[], LoadedModel]
 Reload = Callable[[], Runtime]
+Estimate = Callable[[], int]
 
 
 class DirectLoads:
@@ -35,7 +39,7 @@ class DirectLoads:
 
     limit = 0
 
-    async def load(self, load: Load, reload: Reload, estimate: int) -> LoadedModel:
+    async def load(self, load: Load, reload: Reload, estimate: Estimate) -> LoadedModel:
         return await asyncio.to_thread(load)
 
     def forget(self, model: LoadedModel) -> None:
@@ -55,7 +59,7 @@ class BudgetCounts:
 class MemoryBudget:
     limit: int
     counts: BudgetCounts = field(default_factory=BudgetCounts)
-    _kept: dict[int, tuple[LoadedModel, Reload]] = field(default_factory=dict)
+    _kept: dict[int, tuple[LoadedModel, Reload, int]] = field(default_factory=dict)
     """Every version loaded under the budget (by ``id``: a model is not hashable)."""
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     _over: bool = False
@@ -65,19 +69,27 @@ class MemoryBudget:
     @property
     def used(self) -> int:
         """Measured memory of the resident models."""
-        return sum(m.memory_bytes for m, _ in self._kept.values() if m.resident)
+        return sum(m.memory_bytes for m, _, _ in self._kept.values() if m.resident)
 
-    async def load(self, load: Load, reload: Reload, estimate: int) -> LoadedModel:
-        """A new model version, loaded once there is room for ``estimate`` bytes."""
+    async def load(self, load: Load, reload: Reload, estimate: Estimate) -> LoadedModel:
+        """A new model version, loaded once there is room for what ``estimate`` expects
+        (its files' size; it also imports the runtime's framework, outside the measure)."""
         async with self._lock:
-            await self._make_room(estimate)
+            expected = await asyncio.to_thread(estimate)
+            if expected > self.limit:
+                raise ValueError(self._too_large(expected))
+            await self._make_room(expected)
             before = resident_bytes()
             model = await asyncio.to_thread(load)
-            model.memory_bytes = max(resident_bytes() - before, estimate)
+            model.memory_bytes = max(resident_bytes() - before, expected)
+            model.keeper, self._kept[id(model)] = self, (model, reload, expected)
             if model.memory_bytes > self.limit:
-                await asyncio.to_thread(model.close)
-                raise ValueError(self._too_large(model.memory_bytes))
-            model.keeper, self._kept[id(model)] = self, (model, reload)
+                logger.warning(
+                    "%s measured %s while loading, more than the whole budget (the first model"
+                    " of a framework also carries its one-time set-up)",
+                    _label(model),
+                    shown_bytes(model.memory_bytes),
+                )
             await self._make_room(0, keep=model)
             return model
 
@@ -87,14 +99,14 @@ class MemoryBudget:
             kept = self._kept.get(id(model))
             if model.resident or kept is None:
                 return  # restored by an earlier request, or retired meanwhile
-            reload = kept[1]
+            _, reload, expected = kept
             await self._make_room(model.memory_bytes, keep=model)
             started, before = time.monotonic(), resident_bytes()
             try:
                 runtime = await asyncio.to_thread(reload)
             except Exception as exc:
                 raise ModelNotReady(_unrestorable(model, exc)) from exc
-            model.memory_bytes = max(model.memory_bytes, resident_bytes() - before)
+            model.memory_bytes = max(resident_bytes() - before, expected)  # the latest measure
             model.restored(runtime)
             self.counts.restored += 1
             self.counts.restore_seconds += time.monotonic() - started
@@ -132,7 +144,7 @@ class MemoryBudget:
         self._over = False
 
     def _least_recently_used(self, keep: LoadedModel | None) -> LoadedModel | None:
-        idle = [m for m, _ in self._kept.values() if m.resident and m is not keep and _idle(m)]
+        idle = [m for m, _, _ in self._kept.values() if m.resident and m is not keep and _idle(m)]
         return min(idle, key=lambda m: m.used_ns, default=None)
 
     async def _park(self, model: LoadedModel) -> None:
@@ -143,7 +155,7 @@ class MemoryBudget:
 
     def _too_large(self, size: int) -> str:
         return (
-            f"needs {shown_bytes(size)}, more than the whole --model-memory-budget"
+            f"its files take {shown_bytes(size)}, more than the whole --model-memory-budget"
             f" ({shown_bytes(self.limit)})"
         )
 
