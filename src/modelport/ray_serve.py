@@ -258,10 +258,14 @@ def application(settings: Settings, options: ReplicaOptions) -> Any:
 
 
 def app(args: dict[str, str]) -> Any:
-    """For ``serve run modelport.ray_serve:app repository=DIR [replicas=N max_replicas=M]``."""
+    """For ``serve run modelport.ray_serve:app repository=DIR`` (also ``replicas``,
+    ``max_replicas``, ``target_ongoing_requests``, ``replica_cpus``, as the CLI's flags)."""
     settings = Settings(model_repositories=(args["repository"],))
     options = ReplicaOptions(
-        replicas=int(args.get("replicas", 1)), max_replicas=int(args.get("max_replicas", 0))
+        replicas=int(args.get("replicas", 1)),
+        max_replicas=int(args.get("max_replicas", 0)),
+        target_ongoing_requests=float(args.get("target_ongoing_requests", 2.0)),
+        replica_cpus=float(args.get("replica_cpus", 1.0)),
     )
     return application(settings, options)
 
