@@ -99,25 +99,15 @@ class _BudgetCollector(Collector):
 
     def collect(self) -> Iterator[Metric]:
         budget, counts = self._budget, self._budget.counts
-        yield GaugeMetricFamily(
-            "modelport_memory_budget_bytes", "--model-memory-budget", value=budget.limit
-        )
-        yield GaugeMetricFamily(
-            "modelport_memory_budget_used_bytes",
-            "Measured memory of the resident models",
-            value=budget.used,
-        )
-        yield CounterMetricFamily(
-            "modelport_model_parks", "Idle models unloaded to make room", value=counts.parked
-        )
-        yield CounterMetricFamily(
-            "modelport_model_restores", "Parked models loaded again", value=counts.restored
-        )
-        yield CounterMetricFamily(
-            "modelport_model_restore_seconds",
-            "Time spent loading parked models again",
-            value=counts.restore_seconds,
-        )
+        gauge, counter = GaugeMetricFamily, CounterMetricFamily
+        for family, name, text, value in (
+            (gauge, "memory_budget_bytes", "--model-memory-budget", budget.limit),
+            (gauge, "memory_budget_used_bytes", "Memory of the resident models", budget.used),
+            (counter, "model_parks", "Idle models unloaded to make room", counts.parked),
+            (counter, "model_restores", "Parked models loaded again", counts.restored),
+            (counter, "model_restore_seconds", "Time restoring", counts.restore_seconds),
+        ):
+            yield family(f"modelport_{name}", text, value=value)
 
 
 class _KeyCollector(Collector):
