@@ -27,6 +27,8 @@ from modelport.errors import NotPermitted, QuotaExceeded, Unauthenticated
 
 
 class Action(enum.Enum):
+    PAGE = "page"
+    """The console's pages and their scripts: public, they hold no data."""
     HEALTH = "health"
     METRICS = "metrics"
     READ = "read"
@@ -201,6 +203,8 @@ class AccessPolicy:
         return self._limited(key.name, key.name, limits)
 
     def _guarded(self, action: Action) -> bool:
+        if action is Action.PAGE:
+            return False
         if action is Action.HEALTH:
             return self.protect_health
         if action is Action.METRICS:

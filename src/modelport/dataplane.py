@@ -15,6 +15,7 @@ import numpy as np
 from modelport.config import ModelConfig
 from modelport.control import ModelControl
 from modelport.errors import ErrorCode, InferenceFailed, InvalidInput, ModelNotFound, shown
+from modelport.metrics import ModelGauges
 from modelport.model import LoadedModel
 from modelport.registry import ModelRegistry
 from modelport.tensor import datatype_of
@@ -40,6 +41,13 @@ EXTENSIONS = (
     "parameters",
     "statistics",
 )
+
+
+@dataclass(frozen=True, slots=True)
+class CatalogEntry:
+    entry: ModelIndexEntry
+    metadata: ModelMetadata | None
+    config: ModelConfig | None
 
 
 class DataPlane:
@@ -93,6 +101,22 @@ class DataPlane:
     def repository_index(self, ready_only: bool = False) -> list[ModelIndexEntry]:
         entries = self._control.index()
         return [e for e in entries if e.state == "READY"] if ready_only else entries
+
+    def catalog(self, ready_only: bool = False) -> list[CatalogEntry]:
+        """Every model version in the index, with its signature and config when it can
+        serve (``GET /v2/models``, the console, ``/openapi.json``)."""
+        found = []
+        for entry in self.repository_index(ready_only):
+            loaded = None
+            if entry.state == "READY":
+                model = self._registry.get(entry.name, entry.version)
+                loaded = (model.metadata, model.config)
+            found.append(CatalogEntry(entry, *(loaded or (None, None))))
+        return found
+
+    def gauges(self) -> list[ModelGauges]:
+        """Each version's queue depth, requests in flight and statistics, now."""
+        return self._registry.gauges()
 
     def count_failure(self, code: ErrorCode, model: str) -> None:
         """Every transport reports its failed inference requests here."""

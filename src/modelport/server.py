@@ -32,7 +32,7 @@ from modelport.loading import load_model
 from modelport.metrics import Metrics
 from modelport.registry import Loader, ModelRegistry
 from modelport.residency import DirectLoads, MemoryBudget, Residency
-from modelport.rest.app import RestOptions, create_app, metrics_app
+from modelport.rest.app import ConsoleInfo, RestOptions, create_app, metrics_app
 from modelport.rest.connection import GuardedHttpToolsProtocol
 from modelport.rest.inference import InferenceRoutes, InferenceService
 from modelport.rest.lane import http_protocol
@@ -152,7 +152,13 @@ class Server:
             s.deployed_model_id,
             bool(s.multi_model_root),
         )
-        return create_app(self.dataplane, options, self.metrics, self.policy)
+        console = None
+        if s.allow_console:
+            console = ConsoleInfo(self._ports, self.control.mode, self.policy.keyring is not None)
+        return create_app(self.dataplane, options, self.metrics, self.policy, console)
+
+    def _ports(self) -> dict[str, int]:
+        return {"http": self.http_port, "grpc": self.grpc_port, "metrics": self.metrics_port}
 
     async def start(self) -> None:
         await self.load_models()

@@ -44,6 +44,8 @@ class Settings:
     a call beyond it is refused at once with RESOURCE_EXHAUSTED, never queued."""
     allow_grpc: bool = True
     allow_metrics: bool = True
+    allow_console: bool = True
+    """Serve the web console (``/``, ``/docs``, ``/openapi.json``, ``/console/...``)."""
     metrics_port: int = -1  # -1: only /metrics on the HTTP port; 0: a free port
     model_control_mode: str = "none"  # none | poll | explicit, as Triton
     repository_poll_secs: float = 15.0

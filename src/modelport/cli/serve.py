@@ -81,6 +81,12 @@ def add_parser(commands: Any, name: str) -> None:
     add("--allow-grpc", type=_bool, metavar="BOOL", help="serve gRPC")
     add("--allow-metrics", type=_bool, metavar="BOOL", help="serve GET /metrics")
     add(
+        "--allow-console",
+        type=_bool,
+        metavar="BOOL",
+        help="serve the web console: /, /docs, /openapi.json, /console/...",
+    )
+    add(
         "--metrics-port",
         type=int,
         help="also serve /metrics on this port (Triton uses 8002; -1: only on the HTTP port)",

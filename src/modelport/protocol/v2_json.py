@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from modelport.config import ModelConfig
 from modelport.errors import InvalidInput, shown
 from modelport.tensor import (
     DATATYPES,
@@ -245,6 +246,26 @@ def metadata_object(metadata: ModelMetadata) -> dict[str, Any]:
 
 def _spec_object(spec: TensorSpec) -> dict[str, Any]:
     return {"name": spec.name, "datatype": spec.datatype, "shape": list(spec.shape)}
+
+
+def catalog_row(
+    entry: ModelIndexEntry, metadata: ModelMetadata | None, config: ModelConfig | None
+) -> dict[str, object]:
+    """One row of ``GET /v2/models``: the index row, and for a version that can serve its
+    platform, tensors and batching."""
+    row = _index_row(entry)
+    if metadata is not None:
+        row.update(metadata_object(metadata))
+        row.pop("versions")
+        row["max_batch_size"] = metadata.max_batch_size
+    batching = config.dynamic_batching if config is not None else None
+    if batching is not None:
+        row["dynamic_batching"] = {
+            "max_queue_delay_microseconds": batching.max_queue_delay_us,
+            "preferred_batch_size": list(batching.preferred_batch_sizes),
+            "max_queue_size": batching.max_queue_size,
+        }
+    return row
 
 
 def index_object(entries: Iterable[ModelIndexEntry]) -> list[dict[str, object]]:

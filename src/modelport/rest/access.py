@@ -35,6 +35,10 @@ def http_action(path: str, default_model: str = "", method: str = "GET") -> tupl
             return Action.HEALTH, None
         case ["metrics"]:
             return Action.METRICS, None
+        case [""] | ["docs"] | ["console", "live"] | ["console", "models", _]:
+            return Action.PAGE, None
+        case ["console", "assets", *_]:
+            return Action.PAGE, None
         case ["v2"] | ["v1"]:
             return Action.READ, None
         case ["v2", "models", "stats"] | ["v2", "repository", "index"]:

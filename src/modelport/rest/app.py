@@ -14,13 +14,15 @@ from starlette.types import ASGIApp
 from modelport.auth import AccessPolicy
 from modelport.dataplane import DataPlane
 from modelport.metrics import Metrics
+from modelport.rest import console as web_console
 from modelport.rest import sagemaker, tfserving, v2
 from modelport.rest.access import AccessGuard
+from modelport.rest.console import ConsoleInfo
 from modelport.rest.endpoints import Endpoints, RestOptions
 from modelport.rest.errors import EXCEPTION_HANDLERS
 from modelport.rest.inference import InferenceRoutes, InferenceService
 
-__all__ = ["RestOptions", "create_app"]
+__all__ = ["ConsoleInfo", "RestOptions", "create_app"]
 
 
 def create_app(
@@ -28,6 +30,7 @@ def create_app(
     options: RestOptions,
     metrics: Metrics,
     policy: AccessPolicy | None = None,
+    console: ConsoleInfo | None = None,
 ) -> InferenceRoutes:
     """The inference routes in front of a Starlette app for the rest (behind the access
     guard); its ``service`` is what ``rest/lane.py`` serves the same routes with."""
@@ -36,6 +39,8 @@ def create_app(
     routes = [*v2.routes(endpoints), *tfserving.routes(endpoints), *sagemaker.routes(endpoints)]
     if options.metrics:
         routes.append(Route("/metrics", metrics_endpoint(metrics), methods=["GET"]))
+    if console is not None:
+        routes += web_console.routes(endpoints, console)
     app = Starlette(routes=routes, exception_handlers=EXCEPTION_HANDLERS)
     app.state.dataplane = dataplane
     health = (options.health_route,) if options.health_route else ()

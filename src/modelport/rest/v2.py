@@ -25,6 +25,7 @@ def routes(ep: Endpoints) -> list[BaseRoute]:
         Route("/v2/repository/models/{model}/load", v2.load, methods=["POST"]),
         Route("/v2/repository/models/{model}/unload", v2.unload, methods=["POST"]),
         Route("/v2/models/stats", v2.statistics, methods=["GET"]),
+        Route("/v2/models", v2.catalog, methods=["GET"]),
         Route("/ping", v2.ping, methods=["GET"]),  # SageMaker's health check
     ]
     if ep.options.health_route:  # Vertex AI's (AIP_HEALTH_ROUTE), or any other probe's
@@ -67,6 +68,12 @@ class V2Routes:
         return json_response(
             {"name": meta.name, "version": meta.version, "extensions": list(meta.extensions)}
         )
+
+    async def catalog(self, request: Request) -> Response:
+        """Every model version with its state and signature; ``?ready=true``: ready ones."""
+        ready = request.query_params.get("ready", "false").lower() in ("1", "true")
+        rows = self.dataplane.catalog(ready)
+        return json_response([v2_json.catalog_row(r.entry, r.metadata, r.config) for r in rows])
 
     async def model_metadata(self, request: Request) -> Response:
         metadata = self.dataplane.model_metadata(*_target(request))
