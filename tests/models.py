@@ -47,6 +47,19 @@ def identity(path: Path, elem_type: int) -> Path:
     return _save(model, path)
 
 
+def channel_means(path: Path, size: int = 32) -> Path:
+    """An image model: ``means`` = each channel's mean of an NCHW image ``[-1, 3, size, size]``."""
+    axes = helper.make_tensor("axes", TensorProto.INT64, [2], [2, 3])
+    model = _model(
+        [helper.make_node("ReduceMean", ["image", "axes"], ["means"], keepdims=0)],
+        [helper.make_tensor_value_info("image", TensorProto.FLOAT, ["batch", 3, size, size])],
+        [helper.make_tensor_value_info("means", TensorProto.FLOAT, ["batch", 3])],
+        [axes],
+    )
+    model.opset_import[0].version = 18
+    return _save(model, path)
+
+
 def add_sub(path: Path) -> Path:
     """Triton's classic example: two FP32 [-1, 4] inputs → sum and difference."""
     spec = ["batch", 4]

@@ -5,6 +5,7 @@ control with every model loaded, so load and unload can be tried)."""
 from __future__ import annotations
 
 import asyncio
+import json
 import shutil
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -15,6 +16,7 @@ import pytest
 from modelport.examples import diagnosis, digits
 from modelport.server import Server
 from modelport.settings import Settings
+from tests import models
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 if not Path(CHROMIUM).exists():
@@ -38,6 +40,8 @@ def console_repository(tmp_path_factory: pytest.TempPathFactory) -> Path:
     diagnosis.build(root)
     (root / "broken" / "1").mkdir(parents=True)
     (root / "broken" / "1" / "model.onnx").write_bytes(b"this is not an onnx model")
+    models.channel_means(root / "colours" / "1" / "model.onnx")
+    models.add_sub(root / "add_sub" / "1" / "model.onnx")
     return root
 
 
@@ -132,6 +136,36 @@ async def test_the_tabular_playground_scores_the_diagnosis_model(page, base_url)
             await page.click("#send")
             await page.wait_for_selector("[data-values=predict]")
             assert await page.inner_text("[data-values=predict]") == str(expected[0])
+
+
+@pytest.mark.parametrize(("colour", "channel"), [((220, 30, 30), "0"), ((20, 40, 230), "2")])
+async def test_the_image_playground_sends_an_uploaded_picture(
+    page, base_url: str, tmp_path: Path, colour: tuple[int, int, int], channel: str
+) -> None:
+    """A 100x60 picture, resized to the model's 32x32 NCHW input: its strongest channel wins."""
+    from PIL import Image
+
+    picture = tmp_path / "picture.png"
+    Image.new("RGB", (100, 60), colour).save(picture)
+    await page.goto(base_url + "/console/models/colours")
+    await page.set_input_files("#file", str(picture))
+    await page.wait_for_selector("[data-values=means]")
+    means = [float(v) for v in (await page.inner_text("[data-values=means]")).split(", ")]
+    assert str(means.index(max(means))) == channel
+    assert abs(max(means) - max(colour) / 255) < 0.02
+    assert await page.get_attribute("body", "data-kind") == "image"
+
+
+async def test_a_model_of_several_inputs_gets_its_v2_request_to_edit(page, base_url) -> None:
+    await page.goto(base_url + "/console/models/add_sub")
+    request = await page.input_value("#request")
+    assert '"name": "a"' in request and '"name": "b"' in request
+    edited = json.loads(request)
+    edited["inputs"][0]["data"][0] = 3
+    await page.fill("#request", json.dumps(edited))
+    await page.click("#send")
+    await page.wait_for_selector("[data-values=sum]")
+    assert (await page.inner_text("[data-values=sum]")).startswith("3, 0, 0, 0")
 
 
 async def test_docs_try_it_returns_a_prediction(page, base_url: str) -> None:

@@ -146,10 +146,18 @@ function jsonInput(meta) {
 }
 
 // --- the answer -------------------------------------------------------------------------
+function isScores(output, width) {
+  // Class scores: a row of probabilities (non-negative, summing to 1), or named like scores.
+  if (!output.datatype.startsWith("FP") || width < 2 || width > 1000) return false;
+  const row = output.data.slice(0, width);
+  const sum = row.reduce((a, b) => a + b, 0);
+  return (row.every((p) => p >= 0) && Math.abs(sum - 1) < 0.01) || /prob|logit|score|class/i.test(output.name);
+}
+
 function showOutput(output) {
   const rows = output.shape.length > 1 ? output.shape[0] : 1;
   const width = output.data.length / rows;
-  if (output.datatype.startsWith("FP") && width >= 2 && width <= 1000) {
+  if (isScores(output, width)) {
     const first = output.data.slice(0, width).map((p, i) => [i, p]).sort((a, b) => b[1] - a[1]).slice(0, 5);
     const top = Math.max(...first.map((r) => Math.abs(r[1])), 1e-9);
     return el("div", { "data-output": output.name }, el("h3", { text: output.name }),
