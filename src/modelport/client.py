@@ -23,11 +23,10 @@ import numpy as np
 import orjson
 
 from modelport.errors import ErrorCode, InvalidInput, ServerUnreachable, error_for, shown
-from modelport.grpc.errors import GRPC_STATUS
 from modelport.protocol import v2_binary, v2_client, v2_grpc
 from modelport.protocol._generated import grpc_service_pb2 as pb
 from modelport.protocol._generated import grpc_service_pb2_grpc as pb_grpc
-from modelport.rest.errors import HTTP_STATUS
+from modelport.protocol.status import CODE_OF_GRPC, CODE_OF_HTTP
 from modelport.tensor import datatype, datatype_of
 from modelport.types import (
     InferInput,
@@ -37,9 +36,6 @@ from modelport.types import (
     ModelMetadata,
     RequestedOutput,
 )
-
-_CODE_OF_HTTP = {status: code for code, status in reversed(HTTP_STATUS.items())}
-_CODE_OF_GRPC = {status: code for code, status in reversed(GRPC_STATUS.items())}
 
 
 class _Transport(Protocol):
@@ -223,7 +219,7 @@ def _checked(response: http.client.HTTPResponse) -> bytes:
         message = str(orjson.loads(content)["error"])
     except (orjson.JSONDecodeError, KeyError, TypeError):
         message = content.decode(errors="replace") or f"HTTP {response.status}"
-    raise error_for(_CODE_OF_HTTP.get(response.status, ErrorCode.INTERNAL), message)
+    raise error_for(CODE_OF_HTTP.get(response.status, ErrorCode.INTERNAL), message)
 
 
 class _Grpc:
@@ -251,7 +247,7 @@ class _Grpc:
             details = exc.details() or str(exc.code())
             if exc.code() is grpc.StatusCode.UNAVAILABLE and _NOT_CONNECTED in details:
                 raise _grpc_unreachable(self._address, details) from exc
-            code = _CODE_OF_GRPC.get(exc.code(), ErrorCode.INTERNAL)
+            code = CODE_OF_GRPC.get(exc.code().value[0], ErrorCode.INTERNAL)
             raise error_for(code, details) from exc
 
     def close(self) -> None:

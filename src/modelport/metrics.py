@@ -18,7 +18,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from itertools import accumulate
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from prometheus_client import CollectorRegistry, ProcessCollector
 from prometheus_client.core import (
@@ -32,8 +32,24 @@ from prometheus_client.registry import Collector
 from modelport.errors import ErrorCode
 from modelport.types import BATCH_BOUNDS, LATENCY_BOUNDS_NS, ModelStats
 
-if TYPE_CHECKING:
-    from modelport.residency import MemoryBudget
+
+class BudgetCounts(Protocol):
+    parked: int
+    restored: int
+    restore_seconds: float
+
+
+class Budget(Protocol):
+    """What ``/metrics`` reads of a memory budget (``residency.Budget``)."""
+
+    limit: int
+
+    @property
+    def used(self) -> int: ...
+
+    @property
+    def counts(self) -> BudgetCounts: ...
+
 
 REASONS = {
     ErrorCode.INVALID_ARGUMENT: "invalid",
@@ -88,13 +104,13 @@ class Metrics:
         forbidden, rate_limited) at every scrape; key names only, never keys."""
         self.registry.register(_KeyCollector(outcomes))
 
-    def watch_budget(self, budget: MemoryBudget) -> None:
+    def watch_budget(self, budget: Budget) -> None:
         """Report the memory budget, its use, and parks and restores at every scrape."""
         self.registry.register(_BudgetCollector(budget))
 
 
 class _BudgetCollector(Collector):
-    def __init__(self, budget: MemoryBudget) -> None:
+    def __init__(self, budget: Budget) -> None:
         self._budget = budget
 
     def collect(self) -> Iterator[Metric]:

@@ -13,8 +13,8 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from modelport.auth import ANYWHERE, AccessPolicy, Action, Model
 from modelport.errors import ModelportError, QuotaExceeded, Unauthenticated
 from modelport.protocol import jsonbody
+from modelport.protocol.status import HTTP_STATUS
 from modelport.rest.endpoints import send_reply
-from modelport.rest.errors import HTTP_STATUS
 
 _TF_INFER = (":predict", ":classify", ":regress")
 

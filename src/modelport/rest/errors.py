@@ -10,24 +10,9 @@ from starlette.responses import Response
 
 from modelport.errors import ErrorCode, ModelportError, shown
 from modelport.protocol.jsonbody import error_body
+from modelport.protocol.status import HTTP_STATUS
 
 logger = logging.getLogger(__name__)
-
-HTTP_STATUS: dict[ErrorCode, int] = {
-    ErrorCode.INVALID_ARGUMENT: 400,
-    ErrorCode.PAYLOAD_TOO_LARGE: 413,
-    ErrorCode.UNSUPPORTED_MEDIA: 415,
-    ErrorCode.NOT_FOUND: 404,
-    ErrorCode.UNAVAILABLE: 503,
-    ErrorCode.PERMISSION_DENIED: 403,
-    ErrorCode.DEADLINE_EXCEEDED: 504,
-    ErrorCode.FAILED_PRECONDITION: 400,
-    ErrorCode.UNIMPLEMENTED: 501,
-    ErrorCode.INTERNAL: 500,
-    ErrorCode.UNAUTHENTICATED: 401,
-    ErrorCode.RESOURCE_EXHAUSTED: 429,
-    ErrorCode.ALREADY_EXISTS: 409,
-}
 
 
 def error_response(status: int, message: str) -> Response:

@@ -21,10 +21,10 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from modelport.auth import OPEN, Action, Pass
 from modelport.errors import ErrorCode, ModelNotFound, ModelportError
 from modelport.protocol import cloud, jsonbody, predict, tfserving, v2_binary, v2_json
+from modelport.protocol.status import HTTP_STATUS
 from modelport.rest.access import client_of, refusal
 from modelport.rest.body import check_head, decompress, read_raw
 from modelport.rest.endpoints import Endpoints, send_reply
-from modelport.rest.errors import HTTP_STATUS
 from modelport.types import InferRequest, InferResponse, ModelIndexEntry
 
 logger = logging.getLogger(__name__)
