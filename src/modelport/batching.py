@@ -10,6 +10,11 @@ A full queue is refused at once; a request past its timeout fails alone and free
 a model that returns the wrong number of rows fails that batch loudly; a failing batch is
 retried request by request, so one bad request fails alone. The batcher knows nothing about
 models: it calls ``execute(inputs, outputs)``.
+
+The queue keeps its bookkeeping in O(1) per request: waiting requests are in arrival order
+and, beside it, in one FIFO per stackable kind (``key``) with its row count; a request that
+leaves early (timed out, or its caller went away) is only marked, and skipped when it
+reaches the front, so nothing is ever searched or removed from the middle.
 """
 
 from __future__ import annotations
@@ -52,6 +57,70 @@ class _Item:
     enqueued: int
     future: asyncio.Future[Result] = field(repr=False)
     timer: asyncio.TimerHandle | None = field(default=None, repr=False)
+    waiting: bool = True
+    """In the queue: not yet taken into a batch, timed out or abandoned."""
+
+
+class _Queue:
+    """Waiting requests: in arrival order, and by kind with each kind's rows."""
+
+    def __init__(self) -> None:
+        self._arrivals: deque[_Item] = deque()
+        self._kinds: dict[tuple[object, ...], deque[_Item]] = {}
+        self._rows: dict[tuple[object, ...], int] = {}
+        self._counts: dict[tuple[object, ...], int] = {}
+        self.depth = 0
+
+    def add(self, item: _Item) -> None:
+        self._arrivals.append(item)
+        self._kinds.setdefault(item.key, deque()).append(item)
+        self._rows[item.key] = self._rows.get(item.key, 0) + item.rows
+        self._counts[item.key] = self._counts.get(item.key, 0) + 1
+        self.depth += 1
+
+    def leave(self, item: _Item) -> None:
+        """``item`` goes without being batched; it is skipped when it reaches the front."""
+        if not item.waiting:
+            return
+        item.waiting = False
+        self.depth -= 1
+        self._rows[item.key] -= item.rows
+        self._counts[item.key] -= 1
+        if not self._counts[item.key]:  # none of its kind waits: forget the kind
+            del self._kinds[item.key], self._rows[item.key], self._counts[item.key]
+
+    def oldest(self) -> _Item | None:
+        while self._arrivals and not self._arrivals[0].waiting:
+            self._arrivals.popleft()
+        return self._arrivals[0] if self._arrivals else None
+
+    def rows(self, key: tuple[object, ...]) -> int:
+        return self._rows.get(key, 0)
+
+    def take(self, first: _Item, max_rows: int) -> list[_Item]:
+        """The oldest waiting requests of ``first``'s kind, up to ``max_rows`` rows (a
+        request that cannot be stacked goes alone)."""
+        kind = self._kinds.get(first.key, deque())
+        batch: list[_Item] = []
+        rows = 0
+        while kind:
+            item = kind[0]
+            if item.waiting and batch and (rows + item.rows > max_rows or first.rows < 0):
+                break
+            kind.popleft()
+            if item.waiting:
+                self.leave(item)
+                batch.append(item)
+                rows += item.rows
+        return batch
+
+    def drain(self) -> list[_Item]:
+        """Every waiting request, oldest first; the queue is empty after."""
+        left = [item for item in self._arrivals if item.waiting]
+        for item in left:
+            self.leave(item)
+        self._arrivals.clear()
+        return left
 
 
 class DynamicBatcher:
@@ -59,7 +128,7 @@ class DynamicBatcher:
         self._execute = execute
         self.policy = policy
         self._name = name
-        self._queue: deque[_Item] = deque()
+        self._queue = _Queue()
         self._wakeup = asyncio.Event()
         self._slots = asyncio.Semaphore(policy.instances)
         self._collector: asyncio.Task[None] | None = None
@@ -71,18 +140,19 @@ class DynamicBatcher:
 
     @property
     def depth(self) -> int:
-        return len(self._queue)
+        return self._queue.depth
 
     async def submit(self, inputs: Arrays, outputs: Sequence[str], timeout_us: int = 0) -> Result:
         """Queue one request; returns its own rows of every requested output."""
         if self._closed:
             raise ModelNotReady(f"model '{self._name}' is unloading")
         limit = self.policy.max_queue_size
-        if limit and len(self._queue) >= limit:
+        if limit and self._queue.depth >= limit:
             raise QueueFull(f"the queue of model '{self._name}' is full ({limit} requests)")
         timeout_us = timeout_us or self.policy.default_timeout_us
         item = self._item(inputs, outputs)
-        self._queue.append(item)
+        self._queue.add(item)
+        item.future.add_done_callback(lambda _: self._queue.leave(item))  # cancelled, timed out
         if timeout_us:
             loop = asyncio.get_running_loop()
             item.timer = loop.call_later(timeout_us / 1e6, self._time_out, item)
@@ -119,57 +189,38 @@ class DynamicBatcher:
         task.add_done_callback(self._running.discard)
 
     async def _wait_for_work(self) -> None:
-        while not self._queue:
+        while self._queue.oldest() is None:
             self._wakeup.clear()
             await self._wakeup.wait()
 
     async def _form_batch(self) -> list[_Item]:
         """Wait up to the delay for compatible requests; return those taken, oldest first."""
-        self._expire()
-        if not self._queue:
+        first = self._queue.oldest()
+        if first is None:
             return []
-        first = self._queue[0]
-        if not self._busy:  # nothing else is being served: waiting for partners cannot pay
-            return self._take(first)
-        close_at = first.enqueued + self.policy.max_queue_delay_us * 1000
-        while not self._full(first) and (wait := close_at - time.monotonic_ns()) > 0:
-            self._wakeup.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wakeup.wait(), wait / 1e9)
-        return self._take(first)
-
-    def _compatible_rows(self, first: _Item) -> int:
-        return sum(item.rows for item in self._queue if item.key == first.key)
+        if self._busy:  # while a batch runs, later requests may join this one
+            close_at = first.enqueued + self.policy.max_queue_delay_us * 1000
+            while not self._full(first) and (wait := close_at - time.monotonic_ns()) > 0:
+                self._wakeup.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wakeup.wait(), wait / 1e9)
+            if not first.waiting:  # it left while we waited: start again from the oldest
+                return []
+        batch = self._queue.take(first, self.policy.max_batch_size)
+        for item in batch:
+            if item.timer is not None:
+                item.timer.cancel()
+        return batch
 
     def _full(self, first: _Item) -> bool:
-        rows = self._compatible_rows(first)
+        rows = self._queue.rows(first.key)
         preferred = self.policy.preferred_batch_sizes
         return rows >= self.policy.max_batch_size or rows in preferred or first.rows < 0
 
-    def _take(self, first: _Item) -> list[_Item]:
-        batch: list[_Item] = []
-        rows = 0
-        for item in list(self._queue):
-            if item.key != first.key or item.future.done():
-                continue
-            if batch and (rows + item.rows > self.policy.max_batch_size or first.rows < 0):
-                break
-            self._queue.remove(item)
-            if item.timer is not None:
-                item.timer.cancel()
-            batch.append(item)
-            rows += item.rows
-        return batch
-
-    def _expire(self) -> None:
-        """Drop requests whose caller went away (cancelled) or that timed out."""
-        for item in [item for item in self._queue if item.future.done()]:
-            self._queue.remove(item)
-
     def _time_out(self, item: _Item) -> None:
-        if item.future.done() or item not in self._queue:
+        if not item.waiting:
             return
-        self._queue.remove(item)
+        self._queue.leave(item)
         waited = (time.monotonic_ns() - item.enqueued) // 1000
         item.future.set_exception(
             RequestTimeout(f"request timed out after {waited} µs in the queue")
@@ -226,8 +277,7 @@ class DynamicBatcher:
             self._collector.cancel()
             await asyncio.gather(self._collector, return_exceptions=True)
         await asyncio.gather(*self._running, return_exceptions=True)
-        while self._queue:
-            item = self._queue.popleft()
+        for item in self._queue.drain():
             if not item.future.done():
                 item.future.set_exception(ModelNotReady(f"model '{self._name}' was unloaded"))
 

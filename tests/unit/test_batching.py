@@ -202,3 +202,31 @@ async def test_a_lone_request_does_not_wait_out_the_delay() -> None:
     await asyncio.wait_for(asyncio.gather(first, *behind), timeout=30)
     assert calls == [1, 3]  # those that came while it ran: one batch, at once, after it
     await batcher.close()
+
+
+async def test_a_long_queue_with_abandoned_requests_serves_the_rest_and_forgets_them() -> None:
+    """4,000 requests of two kinds queue behind a slow batch; every third caller goes away.
+    The others get their own rows, the depth counts only who waits, and once all is done
+    the queue holds nothing (abandoned requests are marked and skipped, never searched for)."""
+    model = EchoModel(delay=0.01)
+    b = batcher(model, max_batch_size=64)
+    blocker = asyncio.ensure_future(b.submit(rows([0.0]), ["y"]))
+    await asyncio.sleep(0)
+    kinds = [
+        rows([float(i)]) if i % 2 else {"x": np.full((1, 2), i, np.float32)} for i in range(4000)
+    ]
+    calls = [asyncio.ensure_future(b.submit(x, ["y"])) for x in kinds]
+    await asyncio.sleep(0)
+    for call in calls[::3]:
+        call.cancel()
+    await asyncio.sleep(0)  # the cancellations reach the queue's callbacks
+    assert b.depth == 4000 - len(calls[::3])
+    results = await asyncio.gather(*calls, return_exceptions=True)
+    await blocker
+    for i, (x, result) in enumerate(zip(kinds, results, strict=True)):
+        if i % 3 == 0:
+            assert isinstance(result, asyncio.CancelledError)
+        else:
+            assert isinstance(result, tuple) and np.array_equal(result[0]["y"], x["x"])
+    assert b.depth == 0 and b._queue.oldest() is None and not b._queue._kinds
+    await b.close()
