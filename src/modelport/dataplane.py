@@ -156,8 +156,8 @@ class DataPlane:
         model = self._registry.get(request.model_name, request.model_version)
         try:
             call = _prepare(model, request, started)
-            results = await model.run(call.inputs, call.names, _timeout_us(request))
-            return _finish(model, request, call, results)
+            timed = await model.run_timed(call.inputs, call.names, _timeout_us(request))
+            return _finish(model, request, call, *timed)
         except Exception:
             model.stats.fail.add(time.perf_counter_ns() - started)
             raise
@@ -171,7 +171,8 @@ class DataPlane:
             return None
         try:
             call = _prepare(model, request, started)
-            return _finish(model, request, call, model.run_now(call.inputs, call.names))
+            results, compute = model.run_now_timed(call.inputs, call.names)
+            return _finish(model, request, call, results, 0, compute)
         except Exception:
             model.stats.fail.add(time.perf_counter_ns() - started)
             raise
@@ -198,12 +199,18 @@ def _prepare(model: LoadedModel, request: InferRequest, started: int) -> _Call:
 
 
 def _finish(
-    model: LoadedModel, request: InferRequest, call: _Call, results: Mapping[str, np.ndarray]
+    model: LoadedModel,
+    request: InferRequest,
+    call: _Call,
+    results: Mapping[str, np.ndarray],
+    queued: int,
+    compute: int,
 ) -> InferResponse:
     ran = time.perf_counter_ns()
     outputs = tuple(_output(o, results, request, model) for o in call.wanted)
     _record(model, request, call, ran)
-    return InferResponse(model.metadata.name, model.version, outputs, id=request.id)
+    name, version = model.metadata.name, model.version
+    return InferResponse(name, version, outputs, request.id, queue_ns=queued, compute_ns=compute)
 
 
 def _timeout_us(request: InferRequest) -> int:

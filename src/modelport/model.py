@@ -88,15 +88,26 @@ class LoadedModel:
 
     def run_now(self, inputs: Arrays, outputs: Sequence[str]) -> Arrays:
         """One request's outputs, computed now on this thread (``immediate`` models only)."""
+        return self.run_now_timed(inputs, outputs)[0]
+
+    def run_now_timed(self, inputs: Arrays, outputs: Sequence[str]) -> tuple[Arrays, int]:
+        """:meth:`run_now`, and its compute time (ns)."""
         self.stats.executed(_rows(inputs))
         result, compute = _timed(self.runtime, inputs, outputs)
         self._ran(0, compute)
-        return result
+        return result, compute
 
     async def run(self, inputs: Arrays, outputs: Sequence[str], timeout_us: int = 0) -> Arrays:
         """One request's outputs; queue and compute times go into ``stats``."""
+        return (await self.run_timed(inputs, outputs, timeout_us))[0]
+
+    async def run_timed(
+        self, inputs: Arrays, outputs: Sequence[str], timeout_us: int = 0
+    ) -> tuple[Arrays, int, int]:
+        """:meth:`run`, and the request's queue and compute times (ns)."""
         if self.immediate:
-            return self.run_now(inputs, outputs)
+            result, compute = self.run_now_timed(inputs, outputs)
+            return result, 0, compute
         self.inflight += 1
         try:
             if not self.resident:
@@ -112,7 +123,7 @@ class LoadedModel:
             if self.keeper is not None:
                 self.keeper.settle()
         self._ran(queued, compute)
-        return result
+        return result, queued, compute
 
     async def _restore(self) -> None:
         assert self.keeper is not None  # only a kept model is ever parked

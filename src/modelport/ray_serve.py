@@ -168,15 +168,19 @@ class ReplicatedModel(LoadedModel):
     def __post_init__(self) -> None:
         self.immediate = False  # every call awaits a replica
 
-    async def run(self, inputs: Arrays, outputs: Sequence[str], timeout_us: int = 0) -> Arrays:
+    async def run_timed(
+        self, inputs: Arrays, outputs: Sequence[str], timeout_us: int = 0
+    ) -> tuple[Arrays, int, int]:
+        """The replica's answer; its whole round trip counts as compute."""
         self.inflight += 1
+        started = time.perf_counter_ns()
         try:
             answer = await self._call(dict(inputs), list(outputs), timeout_us)
         finally:
             self.inflight -= 1
         if isinstance(answer, Refusal):
             raise error_for(answer.code, answer.message)
-        return answer
+        return answer, 0, time.perf_counter_ns() - started
 
     async def _call(
         self, inputs: dict[str, np.ndarray], outputs: list[str], timeout_us: int

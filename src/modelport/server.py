@@ -22,6 +22,7 @@ from pathlib import Path
 import uvicorn
 from starlette.types import ASGIApp
 
+from modelport.accesslog import AccessLog
 from modelport.auth import AccessPolicy, Limits
 from modelport.control import ModelControl
 from modelport.cpus import threads_per_process
@@ -120,6 +121,7 @@ class Server:
         self._poller: asyncio.Task[None] | None = None
         self._watcher: asyncio.Task[None] | None = None
         self.tls: Reloader | None = None
+        self.access = AccessLog(settings.log_format == "json") if settings.access_log else None
 
     def _residency(self, budget: int) -> Residency:
         """Without a budget every loaded model stays resident; with one, the budget parks
@@ -155,7 +157,7 @@ class Server:
         console = None
         if s.allow_console:
             console = ConsoleInfo(self._ports, self.control.mode, self.policy.keyring is not None)
-        return create_app(self.dataplane, options, self.metrics, self.policy, console)
+        return create_app(self.dataplane, options, self.metrics, self.policy, console, self.access)
 
     def _ports(self) -> dict[str, int]:
         return {"http": self.http_port, "grpc": self.grpc_port, "metrics": self.metrics_port}
@@ -190,6 +192,7 @@ class Server:
                 s.grpc_max_concurrent_calls,
                 self.policy,
                 credentials,
+                self.access,
             )
             port = self.sockets.grpc_port if self.sockets else self.settings.grpc_port
             self.grpc_port = await self._grpc.start(s.host, port, reuse_port=bool(self.sockets))
@@ -257,6 +260,8 @@ class Server:
         for listener in self._http:
             await listener.stop()
         self._http = []
+        if self.access is not None:
+            self.access.flush()
         await asyncio.to_thread(self.registry.close)
 
 

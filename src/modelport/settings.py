@@ -26,6 +26,10 @@ class Settings:
     http_port: int = 8000
     default_model: str = ""
     log_level: str = "info"
+    log_format: str = "text"
+    """``text`` or ``json`` (one object per line), for the log and the access lines."""
+    access_log: bool = False
+    """One line per request on stdout (see ``accesslog.py``)."""
     max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES
     max_json_depth: int = 100
     intra_op_threads: int = 0
@@ -95,6 +99,10 @@ class Settings:
     """``deployedModelId`` in Vertex AI answers (AIP_DEPLOYED_MODEL_ID)."""
 
     def __post_init__(self) -> None:
+        if self.log_format not in ("text", "json"):
+            raise ValueError(
+                f"--log-format (MODELPORT_LOG_FORMAT) is text or json, got {self.log_format!r}"
+            )
         if bool(self.tls_cert) != bool(self.tls_key):
             raise ValueError("--tls-cert and --tls-key go together")
         if self.tls_client_ca and not self.tls_cert:

@@ -65,6 +65,9 @@ class InferResponse:
     outputs: tuple[InferOutput, ...]
     id: str = ""
     parameters: Parameters = field(default_factory=dict)
+    queue_ns: int = field(default=0, compare=False)
+    compute_ns: int = field(default=0, compare=False)
+    """Where the request's time went (for the access log; not part of any protocol)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,6 +17,7 @@ from typing import Any
 import uvloop
 
 from modelport import workers
+from modelport.accesslog import JsonFormatter
 from modelport.cli import platforms, scaleout
 from modelport.control import single_artifact
 from modelport.cpus import usable_cpus
@@ -80,6 +81,13 @@ def add_parser(commands: Any, name: str) -> None:
     )
     add("--allow-grpc", type=_bool, metavar="BOOL", help="serve gRPC")
     add("--allow-metrics", type=_bool, metavar="BOOL", help="serve GET /metrics")
+    add("--log-format", choices=["text", "json"], help="the log's and access lines' format")
+    add(
+        "--access-log",
+        type=_bool,
+        metavar="BOOL",
+        help="one line per request on stdout (request id, route, model, status, sizes, times)",
+    )
     add(
         "--allow-console",
         type=_bool,
@@ -294,9 +302,7 @@ def run(args: argparse.Namespace) -> int:
     if problems:
         return 1
     warn_if_empty(config)
-    logging.basicConfig(
-        level=config.log_level.upper(), format="%(levelname)s %(name)s: %(message)s"
-    )
+    configure_logging(config)
     try:
         if args.ray:
             return scaleout.run_on_ray(config, scaleout.ray_flags(args))
@@ -307,6 +313,16 @@ def run(args: argparse.Namespace) -> int:
     except ServerError as exc:
         print(f"modelport: {exc}", file=sys.stderr)
         return 1
+
+
+def configure_logging(config: Settings) -> None:
+    """The log on stderr, as text or one JSON object per record (``--log-format json``)."""
+    handler = logging.StreamHandler()
+    if config.log_format == "json":
+        handler.setFormatter(JsonFormatter())
+    else:
+        handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=config.log_level.upper(), handlers=[handler])
 
 
 def worker(config: Settings) -> workers.Worker:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from concurrent.futures import Future, InvalidStateError
 from typing import Any, TypeVar
 
@@ -56,6 +56,10 @@ class LoopBridge:
     def run(self, coroutine: Coroutine[Any, Any, T]) -> T:
         """Run a coroutine on the loop and wait for its result (load, unload)."""
         return asyncio.run_coroutine_threadsafe(coroutine, self._loop).result()
+
+    def call_soon(self, function: Callable[..., object], *args: object) -> None:
+        """Run ``function(*args)`` on the loop (the access log is the loop's)."""
+        self._loop.call_soon_threadsafe(function, *args)
 
     def count_failure(self, code: ErrorCode, model: str) -> None:
         self._loop.call_soon_threadsafe(self.dataplane.count_failure, code, model)

@@ -14,6 +14,7 @@ from google.protobuf import descriptor_pool
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
+from modelport.accesslog import AccessLog
 from modelport.auth import AccessPolicy
 from modelport.dataplane import DataPlane
 from modelport.grpc.access import AccessInterceptor
@@ -46,7 +47,9 @@ class GrpcServer:
         max_calls: int = DEFAULT_CALLS,
         policy: AccessPolicy | None = None,
         credentials: grpc.ServerCredentials | None = None,
+        access: AccessLog | None = None,
     ) -> None:
+        self._access = access
         self._dataplane = dataplane
         self._policy = policy or AccessPolicy()
         self._credentials = credentials
@@ -71,7 +74,7 @@ class GrpcServer:
             pool, options=options, maximum_concurrent_rpcs=self._calls, interceptors=interceptors
         )
         bridge = LoopBridge(self._dataplane, asyncio.get_running_loop())
-        servicer = InferenceServicer(bridge, self._policy)
+        servicer = InferenceServicer(bridge, self._policy, self._access)
         pb_grpc.add_GRPCInferenceServiceServicer_to_server(servicer, server)  # type: ignore[no-untyped-call]
         health_pb2_grpc.add_HealthServicer_to_server(self._health, server)
         names = (SERVICE, health.SERVICE_NAME, reflection.SERVICE_NAME)

@@ -11,12 +11,15 @@ import functools
 import logging
 import queue
 import threading
+import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import CancelledError, Future
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import grpc
 
+from modelport.accesslog import HEADER, AccessLog, AccessRecord, request_id
 from modelport.auth import OPEN, AccessPolicy, Pass
 from modelport.errors import ErrorCode, ModelportError
 from modelport.grpc.access import action_of, authorization, peer_host, trailers_for
@@ -38,36 +41,107 @@ Handler = Callable[[Any, Request, grpc.ServicerContext], Response]
 
 
 def mapped(method: Handler[Request, Response]) -> Handler[Request, Response]:
-    """Turn a ModelportError into its status code; anything else into a logged INTERNAL."""
+    """Turn a ModelportError into its status code; anything else into a logged INTERNAL.
+    Every call's answer carries its request id in the trailing metadata."""
 
     @functools.wraps(method)
     def wrapper(self: Any, request: Request, context: grpc.ServicerContext) -> Response:
+        call = Call(method.__name__, request, context, time.perf_counter_ns())
         try:
             admitted = self.admit(method.__name__, request, context)
+            call.key = admitted.caller if self.policy.keyring is not None else ""
             try:
-                return method(self, request, context)
+                answer = method(self, request, context)
             finally:
                 admitted.release()
+            self.ended(call, grpc.StatusCode.OK, answer)
+            return answer
         except ModelportError as exc:
             self.count_failure(method.__name__, request, exc.code)
-            context.set_trailing_metadata(trailers_for(exc))
+            self.ended(call, GRPC_STATUS[exc.code], None, trailers_for(exc), exc.code)
             context.abort(GRPC_STATUS[exc.code], exc.message)
         except CancelledError:
+            self.ended(call, grpc.StatusCode.CANCELLED, None)
             context.abort(grpc.StatusCode.CANCELLED, "the call was cancelled")
         except Exception:
             logger.exception("unexpected error in %s", method.__name__)
             self.count_failure(method.__name__, request, ErrorCode.INTERNAL)
+            self.ended(call, grpc.StatusCode.INTERNAL, None, (), ErrorCode.INTERNAL)
             context.abort(grpc.StatusCode.INTERNAL, "internal server error; see the log")
         raise AssertionError("unreachable: abort raises")
 
     return wrapper
 
 
+@dataclass(slots=True)
+class Call:
+    """One unary call, for its request id and access line."""
+
+    method: str
+    request: Any
+    context: grpc.ServicerContext
+    started: int
+    key: str = ""
+
+
+def _record(
+    call: Call,
+    rid: str,
+    status: grpc.StatusCode,
+    answer: Any,
+    response: InferResponse | None,
+    code: ErrorCode | None,
+) -> AccessRecord:
+    request = call.request
+    return AccessRecord(
+        rid,
+        "grpc",
+        call.method,
+        status.name,
+        (time.perf_counter_ns() - call.started) / 1e6,
+        getattr(request, "model_name", "") or getattr(request, "name", ""),
+        response.model_version if response else getattr(request, "model_version", ""),
+        code.value if code else "",
+        request.ByteSize(),
+        answer.ByteSize() if answer is not None else 0,
+        response.queue_ns / 1e6 if response else 0.0,
+        response.compute_ns / 1e6 if response else 0.0,
+        peer_host(call.context),
+        call.key,
+    )
+
+
 class InferenceServicer(pb_grpc.GRPCInferenceServiceServicer):
-    def __init__(self, bridge: LoopBridge, policy: AccessPolicy | None = None) -> None:
+    def __init__(
+        self,
+        bridge: LoopBridge,
+        policy: AccessPolicy | None = None,
+        access: AccessLog | None = None,
+    ) -> None:
         self.bridge = bridge
         self.dataplane = bridge.dataplane
         self.policy = policy or AccessPolicy()
+        self.access = access
+        self._calls = threading.local()
+        """The current thread's call: ``ModelInfer`` leaves its response there."""
+
+    def ended(
+        self,
+        call: Call,
+        status: grpc.StatusCode,
+        answer: Any,
+        trailers: tuple[tuple[str, str], ...] = (),
+        code: ErrorCode | None = None,
+    ) -> None:
+        """Send the request id back, and write the access line."""
+        response, self._calls.response = getattr(self._calls, "response", None), None
+        given = dict(call.context.invocation_metadata()).get(HEADER)
+        body_id = getattr(call.request, "id", None)
+        rid = request_id(str(given) if given else None, body_id)
+        call.context.set_trailing_metadata((*trailers, (HEADER, rid)))
+        if self.access is not None:
+            record = _record(call, rid, status, answer, response, code)
+            self.bridge.call_soon(self.access.write, record)
 
     def admit(self, method: str, request: Any, context: grpc.ServicerContext) -> Pass:
         """The access policy's pass for this call (OPEN when nothing is configured)."""
@@ -131,7 +205,8 @@ class InferenceServicer(pb_grpc.GRPCInferenceServiceServicer):
     def ModelInfer(self, request: pb.ModelInferRequest, context: Any) -> Any:
         pending = self.bridge.infer(v2_grpc.decode_infer_request(request))
         context.add_callback(pending.cancel)  # the call ended first: drop the work
-        return v2_grpc.encode_infer_response(pending.result())
+        response = self._calls.response = pending.result()
+        return v2_grpc.encode_infer_response(response)
 
     def ModelStreamInfer(
         self, requests: Iterator[pb.ModelInferRequest], context: Any

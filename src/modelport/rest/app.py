@@ -11,6 +11,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import ASGIApp
 
+from modelport.accesslog import AccessLog
 from modelport.auth import AccessPolicy
 from modelport.dataplane import DataPlane
 from modelport.metrics import Metrics
@@ -21,6 +22,7 @@ from modelport.rest.console import ConsoleInfo
 from modelport.rest.endpoints import Endpoints, RestOptions
 from modelport.rest.errors import EXCEPTION_HANDLERS
 from modelport.rest.inference import InferenceRoutes, InferenceService
+from modelport.rest.requestid import RequestIds
 
 __all__ = ["ConsoleInfo", "RestOptions", "create_app"]
 
@@ -31,6 +33,7 @@ def create_app(
     metrics: Metrics,
     policy: AccessPolicy | None = None,
     console: ConsoleInfo | None = None,
+    access: AccessLog | None = None,
 ) -> InferenceRoutes:
     """The inference routes in front of a Starlette app for the rest (behind the access
     guard); its ``service`` is what ``rest/lane.py`` serves the same routes with."""
@@ -45,7 +48,7 @@ def create_app(
     app.state.dataplane = dataplane
     health = (options.health_route,) if options.health_route else ()
     guarded = AccessGuard(app, policy, options.default_model, health)
-    return InferenceRoutes(guarded, InferenceService(endpoints))
+    return InferenceRoutes(RequestIds(guarded, access), InferenceService(endpoints, access))
 
 
 def metrics_app(metrics: Metrics, policy: AccessPolicy | None = None) -> ASGIApp:

@@ -13,15 +13,18 @@ the error table and the failure metric are the same ones every route uses.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from modelport.accesslog import HEADER, AccessLog, AccessRecord, request_id
 from modelport.auth import OPEN, Action, Pass
 from modelport.errors import ErrorCode, ModelNotFound, ModelportError
 from modelport.protocol import cloud, jsonbody, predict, tfserving, v2_binary, v2_json
-from modelport.protocol.status import HTTP_STATUS
+from modelport.protocol.status import CODE_OF_HTTP, HTTP_STATUS
 from modelport.rest.access import client_of, refusal
 from modelport.rest.body import check_head, decompress, read_raw
 from modelport.rest.endpoints import Endpoints, send_reply
@@ -32,6 +35,29 @@ logger = logging.getLogger(__name__)
 Reply = tuple[int, Mapping[str, str], bytes]
 Headers = Mapping[str, str]
 JSON = {"content-type": "application/json"}
+
+
+def _record(
+    exchange: Exchange, rid: str, status: int, bytes_in: int, bytes_out: int
+) -> AccessRecord:
+    response = exchange.response
+    code = CODE_OF_HTTP.get(status) if status >= 400 else None
+    return AccessRecord(
+        rid,
+        "http",
+        exchange.route.path,
+        status,
+        (time.perf_counter_ns() - exchange.started) / 1e6,
+        exchange.name,
+        response.model_version if response else exchange.version,
+        code.value if code else "",
+        bytes_in,
+        bytes_out,
+        response.queue_ns / 1e6 if response else 0.0,
+        response.compute_ns / 1e6 if response else 0.0,
+        exchange.client,
+        exchange.key,
+    )
 
 
 def no_default_model(index: list[ModelIndexEntry], most: int = 10) -> str:
@@ -53,6 +79,8 @@ class Route(NamedTuple):
 
     decode: Callable[[Endpoints, str, str, Headers, bytes], tuple[InferRequest, Any]]
     encode: Callable[[InferResponse, Any], Reply]
+    path: str
+    """The route as the access log names it."""
 
 
 def _decode_v2(
@@ -124,10 +152,10 @@ def _encode_vertex(response: InferResponse, deployed_model_id: str) -> Reply:
     return 200, JSON, jsonbody.dumps(cloud.encode_vertex(response, deployed_model_id))
 
 
-V2_INFER = Route(_decode_v2, _encode_v2)
-PLAIN_PREDICT = Route(_decode_predict, _encode_predict)
-INVOCATIONS = Route(_decode_invocation, _encode_invocation)
-VERTEX_PREDICT = Route(_decode_vertex, _encode_vertex)
+V2_INFER = Route(_decode_v2, _encode_v2, "/v2/models/{model}/infer")
+PLAIN_PREDICT = Route(_decode_predict, _encode_predict, "/predict")
+INVOCATIONS = Route(_decode_invocation, _encode_invocation, "/invocations")
+VERTEX_PREDICT = Route(_decode_vertex, _encode_vertex, "vertex predict")
 
 
 def match(path: str, default_model: str) -> tuple[Route, str, str] | None:
@@ -148,12 +176,49 @@ def match(path: str, default_model: str) -> tuple[Route, str, str] | None:
     return None
 
 
+@dataclass(slots=True)
+class Exchange:
+    """One inference request on its way through: what its reply's ``x-request-id`` and its
+    access line need."""
+
+    route: Route
+    name: str
+    version: str
+    headers: Headers
+    client: str
+    started: int
+    key: str = ""
+    response: InferResponse | None = None
+
+
 class InferenceService:
     """Checks and answers inference requests; every failure becomes an error reply."""
 
-    def __init__(self, ep: Endpoints) -> None:
+    def __init__(self, ep: Endpoints, access: AccessLog | None = None) -> None:
         self.ep = ep
         self.limit = ep.options.max_request_bytes
+        self.access = access
+
+    def open(
+        self, route: Route, name: str, version: str, headers: Headers, client: str
+    ) -> tuple[Exchange, Pass, Reply | None]:
+        """A request's exchange, the access policy's pass, and its refusal (when it is
+        refused before its body is read)."""
+        name = self.target(route, name, headers)
+        admitted, refused = self.screen(name, version, headers, client)
+        exchange = Exchange(route, name, version, headers, client, time.perf_counter_ns())
+        if self.ep.policy.keyring is not None:
+            exchange.key = admitted.caller
+        return exchange, admitted, refused
+
+    def close(self, exchange: Exchange, reply: Reply, bytes_in: int) -> Reply:
+        """The reply as it is sent: with its request id; the access line written."""
+        status, headers, content = reply
+        response = exchange.response
+        rid = request_id(exchange.headers.get(HEADER), response.id if response else None)
+        if self.access is not None:
+            self.access.write(_record(exchange, rid, status, bytes_in, len(content)))
+        return status, {**headers, HEADER: rid}, content
 
     def route(self, path: str) -> tuple[Route, str, str] | None:
         options = self.ep.options
@@ -206,23 +271,23 @@ class InferenceService:
             return self.failed(name, exc.code, exc.message)
         return None
 
-    def reply(
-        self, route: Route, name: str, version: str, headers: Headers, body: bytes
-    ) -> Reply | Awaitable[Reply]:
+    def reply(self, exchange: Exchange, body: bytes) -> Reply | Awaitable[Reply]:
         """The reply now when the model runs inline; otherwise an awaitable of it."""
+        route, name, headers = exchange.route, exchange.name, exchange.headers
         try:
             body = decompress(body, headers, self.limit)
-            request, context = route.decode(self.ep, name, version, headers, body)
-            response = self.ep.dataplane.infer_now(request)
+            request, context = route.decode(self.ep, name, exchange.version, headers, body)
+            response = exchange.response = self.ep.dataplane.infer_now(request)
             if response is None:
-                return self._later(route, request, context)
+                return self._later(exchange, request, context)
             return route.encode(response, context)
         except Exception as exc:
             return self.error(name, exc)
 
-    async def _later(self, route: Route, request: InferRequest, context: Any) -> Reply:
+    async def _later(self, exchange: Exchange, request: InferRequest, context: Any) -> Reply:
         try:
-            return route.encode(await self.ep.dataplane.infer(request), context)
+            response = exchange.response = await self.ep.dataplane.infer(request)
+            return exchange.route.encode(response, context)
         except Exception as exc:
             return self.error(request.model_name, exc)
 
@@ -258,15 +323,18 @@ class InferenceRoutes:
         self, route: Route, name: str, version: str, scope: Scope, receive: Receive
     ) -> Reply:
         headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
-        name = self.service.target(route, name, headers)
-        admitted, refused = self.service.screen(name, version, headers, client_of(scope))
+        service = self.service
+        exchange, admitted, refused = service.open(route, name, version, headers, client_of(scope))
         if refused is not None:
-            return refused
+            return service.close(exchange, refused, 0)
+        body = b""
         try:
-            body = await read_raw(receive, self.service.limit)
-            reply = self.service.reply(route, name, version, headers, body)
-            return reply if isinstance(reply, tuple) else await reply
+            body = await read_raw(receive, service.limit)
+            reply = service.reply(exchange, body)
+            return service.close(
+                exchange, reply if isinstance(reply, tuple) else await reply, len(body)
+            )
         except ModelportError as exc:
-            return self.service.error(name, exc)
+            return service.close(exchange, service.error(exchange.name, exc), len(body))
         finally:
             admitted.release()

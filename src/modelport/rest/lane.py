@@ -31,7 +31,7 @@ from modelport.auth import OPEN, Pass
 from modelport.errors import ErrorCode
 from modelport.rest.body import too_large
 from modelport.rest.connection import GuardedHttpToolsProtocol
-from modelport.rest.inference import InferenceService, Reply, Route
+from modelport.rest.inference import Exchange, InferenceService, Reply, Route
 
 CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 
@@ -60,10 +60,7 @@ class LaneCycle:
 class _Pending:
     """An inference request whose body is being read."""
 
-    route: Route
-    name: str
-    version: str
-    headers: dict[str, str]
+    exchange: Exchange
     cycle: LaneCycle
     refused: Reply | None
     """An error decided before the body (answered once the body has been read)."""
@@ -107,9 +104,8 @@ class InferenceLane(GuardedHttpToolsProtocol):
         keep_alive = self.parser.get_http_version() != "1.0" and self.parser.should_keep_alive()
         self.cycle = cycle = LaneCycle(keep_alive)  # type: ignore[assignment]
         client = self.client[0] if self.client else ""
-        name = self.service.target(route, name, headers)
-        admitted, refused = self.service.screen(name, version, headers, client)
-        self._pending = pending = _Pending(route, name, version, headers, cycle, refused, admitted)
+        exchange, admitted, refused = self.service.open(route, name, version, headers, client)
+        self._pending = pending = _Pending(exchange, cycle, refused, admitted)
         if refused is None:
             if self.expect_100_continue:
                 self.transport.write(CONTINUE)
@@ -132,7 +128,7 @@ class InferenceLane(GuardedHttpToolsProtocol):
 
     def _over_limit(self, pending: _Pending) -> Reply:
         message = too_large(pending.size, self.service.limit)
-        return self.service.failed(pending.name, ErrorCode.PAYLOAD_TOO_LARGE, message)
+        return self.service.failed(pending.exchange.name, ErrorCode.PAYLOAD_TOO_LARGE, message)
 
     def on_message_complete(self) -> None:
         pending = self._pending
@@ -148,9 +144,7 @@ class InferenceLane(GuardedHttpToolsProtocol):
             self._answer(pending, pending.refused)
             return
         body = pending.chunks[0] if len(pending.chunks) == 1 else b"".join(pending.chunks)
-        reply = self.service.reply(
-            pending.route, pending.name, pending.version, pending.headers, body
-        )
+        reply = self.service.reply(pending.exchange, body)
         if isinstance(reply, tuple):
             self._answer(pending, reply)
         else:
@@ -176,6 +170,7 @@ class InferenceLane(GuardedHttpToolsProtocol):
 
     def _answer(self, pending: _Pending, reply: Reply, read_all: bool = True) -> None:
         pending.admitted.release()
+        reply = self.service.close(pending.exchange, reply, pending.size)
         cycle = pending.cycle
         keep_alive = cycle.keep_alive and read_all
         if not cycle.disconnected and not self.transport.is_closing():
