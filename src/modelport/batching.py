@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from modelport.errors import InferenceFailed, ModelNotReady, QueueFull, RequestTimeout
+from modelport.types import Traced
 
 Arrays = Mapping[str, np.ndarray]
 Execute = Callable[[Arrays, Sequence[str]], Awaitable[tuple[Arrays, int]]]
@@ -59,6 +60,7 @@ class _Item:
     timer: asyncio.TimerHandle | None = field(default=None, repr=False)
     waiting: bool = True
     """In the queue: not yet taken into a batch, timed out or abandoned."""
+    trace: Traced | None = field(default=None, repr=False)
 
 
 class _Queue:
@@ -142,7 +144,13 @@ class DynamicBatcher:
     def depth(self) -> int:
         return self._queue.depth
 
-    async def submit(self, inputs: Arrays, outputs: Sequence[str], timeout_us: int = 0) -> Result:
+    async def submit(
+        self,
+        inputs: Arrays,
+        outputs: Sequence[str],
+        timeout_us: int = 0,
+        trace: Traced | None = None,
+    ) -> Result:
         """Queue one request; returns its own rows of every requested output."""
         if self._closed:
             raise ModelNotReady(f"model '{self._name}' is unloading")
@@ -151,6 +159,7 @@ class DynamicBatcher:
             raise QueueFull(f"the queue of model '{self._name}' is full ({limit} requests)")
         timeout_us = timeout_us or self.policy.default_timeout_us
         item = self._item(inputs, outputs)
+        item.trace = trace
         self._queue.add(item)
         item.future.add_done_callback(lambda _: self._queue.leave(item))  # cancelled, timed out
         if timeout_us:
@@ -249,6 +258,9 @@ class DynamicBatcher:
             if len(batch) == 1:
                 return [exc]
             return [r for item in batch for r in await self._results([item])]
+        traced = [item.trace for item in batch if item.trace is not None]
+        if traced:
+            traced[0].batch(traced, sum(item.rows for item in batch), compute)
         return [
             (_rows_of(outputs, item, offset), started - item.enqueued, compute)
             for item, offset in zip(batch, _offsets(batch), strict=True)

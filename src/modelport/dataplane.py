@@ -156,7 +156,8 @@ class DataPlane:
         model = self._registry.get(request.model_name, request.model_version)
         try:
             call = _prepare(model, request, started)
-            timed = await model.run_timed(call.inputs, call.names, _timeout_us(request))
+            timeout = _timeout_us(request)
+            timed = await model.run_timed(call.inputs, call.names, timeout, request.trace)
             return _finish(model, request, call, *timed)
         except Exception:
             model.stats.fail.add(time.perf_counter_ns() - started)
@@ -209,6 +210,8 @@ def _finish(
     ran = time.perf_counter_ns()
     outputs = tuple(_output(o, results, request, model) for o in call.wanted)
     _record(model, request, call, ran)
+    if request.trace is not None:
+        request.trace.ran(model.version, queued, compute)
     name, version = model.metadata.name, model.version
     return InferResponse(name, version, outputs, request.id, queue_ns=queued, compute_ns=compute)
 

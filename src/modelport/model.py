@@ -26,7 +26,7 @@ from modelport.config import ModelConfig
 from modelport.errors import ModelNotReady
 from modelport.runtimes import Runtime
 from modelport.tensor import TensorSpec, datatype
-from modelport.types import ModelMetadata, ModelStats
+from modelport.types import ModelMetadata, ModelStats, Traced
 
 logger = logging.getLogger(__name__)
 
@@ -102,7 +102,11 @@ class LoadedModel:
         return (await self.run_timed(inputs, outputs, timeout_us))[0]
 
     async def run_timed(
-        self, inputs: Arrays, outputs: Sequence[str], timeout_us: int = 0
+        self,
+        inputs: Arrays,
+        outputs: Sequence[str],
+        timeout_us: int = 0,
+        trace: Traced | None = None,
     ) -> tuple[Arrays, int, int]:
         """:meth:`run`, and the request's queue and compute times (ns)."""
         if self.immediate:
@@ -113,7 +117,8 @@ class LoadedModel:
             if not self.resident:
                 await self._restore()
             if self.batcher is not None:
-                result, queued, compute = await self.batcher.submit(inputs, outputs, timeout_us)
+                submit = self.batcher.submit(inputs, outputs, timeout_us, trace)
+                result, queued, compute = await submit
             else:
                 submitted = time.perf_counter_ns()
                 result, compute = await self.execute(inputs, outputs)

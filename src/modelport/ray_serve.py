@@ -44,7 +44,7 @@ from modelport.runtimes import RuntimeOptions
 from modelport.server import Server
 from modelport.settings import Settings
 from modelport.tensor import TensorSpec
-from modelport.types import ModelMetadata
+from modelport.types import ModelMetadata, Traced
 from ray import serve
 
 logger = logging.getLogger(__name__)
@@ -169,7 +169,11 @@ class ReplicatedModel(LoadedModel):
         self.immediate = False  # every call awaits a replica
 
     async def run_timed(
-        self, inputs: Arrays, outputs: Sequence[str], timeout_us: int = 0
+        self,
+        inputs: Arrays,
+        outputs: Sequence[str],
+        timeout_us: int = 0,
+        trace: Traced | None = None,
     ) -> tuple[Arrays, int, int]:
         """The replica's answer; its whole round trip counts as compute."""
         self.inflight += 1

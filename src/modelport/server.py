@@ -12,6 +12,7 @@ import contextlib
 import gc
 import ipaddress
 import logging
+import os
 import socket
 import ssl
 import time
@@ -41,6 +42,7 @@ from modelport.runtimes import RuntimeOptions
 from modelport.runtimes.onnx_shared import shared_weights_dir
 from modelport.settings import Settings
 from modelport.tls import Reloader, TlsFiles
+from modelport.tracing import Tracing
 from modelport.version import __version__
 
 logger = logging.getLogger(__name__)
@@ -122,6 +124,7 @@ class Server:
         self._watcher: asyncio.Task[None] | None = None
         self.tls: Reloader | None = None
         self.access = AccessLog(settings.log_format == "json") if settings.access_log else None
+        self.tracing = Tracing.from_environment(os.environ)
 
     def _residency(self, budget: int) -> Residency:
         """Without a budget every loaded model stays resident; with one, the budget parks
@@ -157,7 +160,9 @@ class Server:
         console = None
         if s.allow_console:
             console = ConsoleInfo(self._ports, self.control.mode, self.policy.keyring is not None)
-        return create_app(self.dataplane, options, self.metrics, self.policy, console, self.access)
+        return create_app(
+            self.dataplane, options, self.metrics, self.policy, console, self.access, self.tracing
+        )
 
     def _ports(self) -> dict[str, int]:
         return {"http": self.http_port, "grpc": self.grpc_port, "metrics": self.metrics_port}
@@ -193,6 +198,7 @@ class Server:
                 self.policy,
                 credentials,
                 self.access,
+                self.tracing,
             )
             port = self.sockets.grpc_port if self.sockets else self.settings.grpc_port
             self.grpc_port = await self._grpc.start(s.host, port, reuse_port=bool(self.sockets))
@@ -262,6 +268,8 @@ class Server:
         self._http = []
         if self.access is not None:
             self.access.flush()
+        if self.tracing is not None:
+            await asyncio.to_thread(self.tracing.shutdown)  # exports what is left
         await asyncio.to_thread(self.registry.close)
 
 

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from bisect import bisect_left
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import numpy as np
 
@@ -34,6 +35,14 @@ class RequestedOutput:
     parameters: Parameters = field(default_factory=dict)
 
 
+class Traced(Protocol):
+    """What the data plane and the batcher record on a traced request."""
+
+    def ran(self, version: str, queue_ns: int, compute_ns: int) -> None: ...
+
+    def batch(self, members: Sequence[Traced], rows: int, compute_ns: int) -> None: ...
+
+
 @dataclass(frozen=True, slots=True)
 class InferRequest:
     model_name: str
@@ -44,6 +53,8 @@ class InferRequest:
     outputs: tuple[RequestedOutput, ...] = ()
     binary_outputs: bool = False
     """Request-level default for outputs that are not listed or say nothing."""
+    trace: Traced | None = field(default=None, compare=False)
+    """The request's span when tracing is on (``tracing.RequestTrace``)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,6 +22,7 @@ from modelport.grpc.bridge import LoopBridge
 from modelport.grpc.servicer import InferenceServicer
 from modelport.protocol._generated import grpc_service_pb2 as pb
 from modelport.protocol._generated import grpc_service_pb2_grpc as pb_grpc
+from modelport.tracing import Tracing
 
 SERVICE = pb.DESCRIPTOR.services_by_name["GRPCInferenceService"].full_name
 DEFAULT_CALLS = 128
@@ -48,8 +49,10 @@ class GrpcServer:
         policy: AccessPolicy | None = None,
         credentials: grpc.ServerCredentials | None = None,
         access: AccessLog | None = None,
+        tracing: Tracing | None = None,
     ) -> None:
         self._access = access
+        self._tracing = tracing
         self._dataplane = dataplane
         self._policy = policy or AccessPolicy()
         self._credentials = credentials
@@ -74,7 +77,7 @@ class GrpcServer:
             pool, options=options, maximum_concurrent_rpcs=self._calls, interceptors=interceptors
         )
         bridge = LoopBridge(self._dataplane, asyncio.get_running_loop())
-        servicer = InferenceServicer(bridge, self._policy, self._access)
+        servicer = InferenceServicer(bridge, self._policy, self._access, self._tracing)
         pb_grpc.add_GRPCInferenceServiceServicer_to_server(servicer, server)  # type: ignore[no-untyped-call]
         health_pb2_grpc.add_HealthServicer_to_server(self._health, server)
         names = (SERVICE, health.SERVICE_NAME, reflection.SERVICE_NAME)

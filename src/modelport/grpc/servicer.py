@@ -7,6 +7,7 @@ statistics, the index) are answered in the thread.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import logging
 import queue
@@ -28,7 +29,8 @@ from modelport.grpc.errors import GRPC_STATUS
 from modelport.protocol import v2_grpc
 from modelport.protocol._generated import grpc_service_pb2 as pb
 from modelport.protocol._generated import grpc_service_pb2_grpc as pb_grpc
-from modelport.types import InferResponse
+from modelport.tracing import Tracing
+from modelport.types import InferRequest, InferResponse
 
 logger = logging.getLogger(__name__)
 
@@ -117,7 +119,9 @@ class InferenceServicer(pb_grpc.GRPCInferenceServiceServicer):
         bridge: LoopBridge,
         policy: AccessPolicy | None = None,
         access: AccessLog | None = None,
+        tracing: Tracing | None = None,
     ) -> None:
+        self.tracing = tracing
         self.bridge = bridge
         self.dataplane = bridge.dataplane
         self.policy = policy or AccessPolicy()
@@ -203,7 +207,22 @@ class InferenceServicer(pb_grpc.GRPCInferenceServiceServicer):
 
     @mapped
     def ModelInfer(self, request: pb.ModelInferRequest, context: Any) -> Any:
-        pending = self.bridge.infer(v2_grpc.decode_infer_request(request))
+        decoded = v2_grpc.decode_infer_request(request)
+        if self.tracing is None:
+            return self._infer(decoded, context)
+        metadata = {k: str(v) for k, v in context.invocation_metadata()}
+        trace = self.tracing.request("ModelInfer", metadata, decoded.model_name, "grpc")
+        status = "OK"
+        try:
+            return self._infer(dataclasses.replace(decoded, trace=trace), context)
+        except ModelportError as exc:
+            status = GRPC_STATUS[exc.code].name
+            raise
+        finally:
+            trace.end(status, failed=status not in ("OK", "INVALID_ARGUMENT", "NOT_FOUND"))
+
+    def _infer(self, request: InferRequest, context: Any) -> Any:
+        pending = self.bridge.infer(request)
         context.add_callback(pending.cancel)  # the call ended first: drop the work
         response = self._calls.response = pending.result()
         return v2_grpc.encode_infer_response(response)

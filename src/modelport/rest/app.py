@@ -23,6 +23,7 @@ from modelport.rest.endpoints import Endpoints, RestOptions
 from modelport.rest.errors import EXCEPTION_HANDLERS
 from modelport.rest.inference import InferenceRoutes, InferenceService
 from modelport.rest.requestid import RequestIds
+from modelport.tracing import Tracing
 
 __all__ = ["ConsoleInfo", "RestOptions", "create_app"]
 
@@ -34,6 +35,7 @@ def create_app(
     policy: AccessPolicy | None = None,
     console: ConsoleInfo | None = None,
     access: AccessLog | None = None,
+    tracing: Tracing | None = None,
 ) -> InferenceRoutes:
     """The inference routes in front of a Starlette app for the rest (behind the access
     guard); its ``service`` is what ``rest/lane.py`` serves the same routes with."""
@@ -48,7 +50,9 @@ def create_app(
     app.state.dataplane = dataplane
     health = (options.health_route,) if options.health_route else ()
     guarded = AccessGuard(app, policy, options.default_model, health)
-    return InferenceRoutes(RequestIds(guarded, access), InferenceService(endpoints, access))
+    return InferenceRoutes(
+        RequestIds(guarded, access), InferenceService(endpoints, access, tracing)
+    )
 
 
 def metrics_app(metrics: Metrics, policy: AccessPolicy | None = None) -> ASGIApp:

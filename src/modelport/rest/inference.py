@@ -12,6 +12,7 @@ the error table and the failure metric are the same ones every route uses.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
@@ -28,6 +29,7 @@ from modelport.protocol.status import CODE_OF_HTTP, HTTP_STATUS
 from modelport.rest.access import client_of, refusal
 from modelport.rest.body import check_head, decompress, read_raw
 from modelport.rest.endpoints import Endpoints, send_reply
+from modelport.tracing import RequestTrace, Tracing
 from modelport.types import InferRequest, InferResponse, ModelIndexEntry
 
 logger = logging.getLogger(__name__)
@@ -189,15 +191,19 @@ class Exchange:
     started: int
     key: str = ""
     response: InferResponse | None = None
+    trace: RequestTrace | None = None
 
 
 class InferenceService:
     """Checks and answers inference requests; every failure becomes an error reply."""
 
-    def __init__(self, ep: Endpoints, access: AccessLog | None = None) -> None:
+    def __init__(
+        self, ep: Endpoints, access: AccessLog | None = None, tracing: Tracing | None = None
+    ) -> None:
         self.ep = ep
         self.limit = ep.options.max_request_bytes
         self.access = access
+        self.tracing = tracing
 
     def open(
         self, route: Route, name: str, version: str, headers: Headers, client: str
@@ -209,6 +215,8 @@ class InferenceService:
         exchange = Exchange(route, name, version, headers, client, time.perf_counter_ns())
         if self.ep.policy.keyring is not None:
             exchange.key = admitted.caller
+        if self.tracing is not None:
+            exchange.trace = self.tracing.request(route.path, headers, exchange.name, "http")
         return exchange, admitted, refused
 
     def close(self, exchange: Exchange, reply: Reply, bytes_in: int) -> Reply:
@@ -218,6 +226,8 @@ class InferenceService:
         rid = request_id(exchange.headers.get(HEADER), response.id if response else None)
         if self.access is not None:
             self.access.write(_record(exchange, rid, status, bytes_in, len(content)))
+        if exchange.trace is not None:
+            exchange.trace.end(status, failed=status >= 500)
         return status, {**headers, HEADER: rid}, content
 
     def route(self, path: str) -> tuple[Route, str, str] | None:
@@ -277,6 +287,8 @@ class InferenceService:
         try:
             body = decompress(body, headers, self.limit)
             request, context = route.decode(self.ep, name, exchange.version, headers, body)
+            if exchange.trace is not None:
+                request = dataclasses.replace(request, trace=exchange.trace)
             response = exchange.response = self.ep.dataplane.infer_now(request)
             if response is None:
                 return self._later(exchange, request, context)
