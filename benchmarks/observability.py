@@ -1,13 +1,14 @@
-"""What request ids and access lines cost.
+"""What request ids, access lines and traces cost.
 
     python benchmarks/observability.py
 
 ``modelport serve`` on one core (taskset; wrk on the other), the mlp model (784→128→10),
-V2 JSON at c=16, 3 s warm-up and 10 s measured, in turn: the commit before request ids
-existed (``BEFORE``, checked out into a temporary worktree), today's defaults (request ids,
-no access log), ``--access-log`` as text and as JSON (stdout to /dev/null). Three rounds,
-interleaved, the median kept. Target (issue 13): JSON access lines cost < 5% of requests/s.
-Writes ``results/<date>-observability.md``.
+V2 JSON at c=16, 3 s warm-up and 10 s measured, in turn: the commits before request ids and
+before tracing existed (checked out into temporary worktrees), today's defaults (request
+ids; no access log, no tracing), ``--access-log`` as text and as JSON (stdout to /dev/null),
+and tracing on (every span exported over OTLP/HTTP to a receiver that drops them). Rounds
+interleaved, the median kept. Targets (issue 13): JSON access lines < 5% of requests/s,
+tracing off 0%. Writes ``results/<date>-observability.md``.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
+from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -27,14 +30,18 @@ from benchmarks.servers import modelport_command, start_with_port_file
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = Path(__file__).parent / "results"
-BEFORE = "8f67491"
+COMMITS = {"before request ids": "8f67491", "before tracing": "f8a6959"}
 VARIANTS = {
     "before request ids": [],
+    "before tracing": [],
     "defaults (request ids, no access log)": [],
     "--access-log (text)": ["--access-log", "true"],
     "--access-log --log-format json": ["--access-log", "true", "--log-format", "json"],
+    "tracing on (OTLP/HTTP)": [],
 }
-ROUNDS = 5
+ROUNDS = int(os.environ.get("ROUNDS", "5"))
+ONLY = [name for name in os.environ.get("ONLY", "").split(";") if name]
+"""``ONLY="before tracing;defaults (request ids, no access log)"``: measure those alone."""
 
 
 def body() -> bytes:
@@ -43,46 +50,62 @@ def body() -> bytes:
     return f'{{"inputs":[{tensor}]}}'.encode()
 
 
-def measure(repo: Path, tmp: Path, name: str, old_src: Path) -> float:
+def measure(repo: Path, tmp: Path, name: str, sources: dict[str, Path], otlp: str) -> float:
     port_file = tmp / "ports.json"
     command = modelport_command(repo, port_file) + VARIANTS[name]
-    env_before = os.environ.get("PYTHONPATH")
-    if name == "before request ids":
-        os.environ["PYTHONPATH"] = str(old_src)
+    saved = dict(os.environ)
+    if name in sources:
+        os.environ["PYTHONPATH"] = str(sources[name])
+    if name.startswith("tracing on"):
+        os.environ["OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"] = otlp
     try:
         running = start_with_port_file(command, port_file)
     finally:
-        if env_before is None:
-            os.environ.pop("PYTHONPATH", None)
-        else:
-            os.environ["PYTHONPATH"] = env_before
+        os.environ.clear()
+        os.environ.update(saved)
     try:
-        load = Load(
-            running.http, "/v2/models/mlp/infer", body(), {"Content-Type": "application/json"}, 16
-        )
-        return run(load).summary()["rps"]
+        headers = {"Content-Type": "application/json"}
+        return run(Load(running.http, "/v2/models/mlp/infer", body(), headers, 16)).summary()["rps"]
     finally:
         running.stop()
 
 
+class _Drop(BaseHTTPRequestHandler):
+    """An OTLP/HTTP receiver that accepts and drops every export."""
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers["content-length"]))
+        self.send_response(200)
+        self.end_headers()
+
+    def log_message(self, *_: object) -> None:
+        """Quiet."""
+
+
 def main() -> None:
+    receiver = HTTPServer(("127.0.0.1", 0), _Drop)
+    threading.Thread(target=receiver.serve_forever, daemon=True).start()
+    otlp = f"http://127.0.0.1:{receiver.server_address[1]}/v1/traces"
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
-        old = tmp / "before"
-        subprocess.run(
-            ["git", "-C", str(ROOT), "worktree", "add", "-q", "--detach", str(old), BEFORE],
-            check=True,
-        )
+        sources = {name: tmp / name.replace(" ", "-") for name in COMMITS}
+        for name, commit in COMMITS.items():
+            add = ["git", "-C", str(ROOT), "worktree", "add", "-q", "--detach"]
+            subprocess.run([*add, str(sources[name]), commit], check=True)
         try:
             repo = models.repository(tmp / "repo")
-            found: dict[str, list[float]] = {name: [] for name in VARIANTS}
+            chosen = [name for name in VARIANTS if not ONLY or name in ONLY]
+            found: dict[str, list[float]] = {name: [] for name in chosen}
             for _ in range(ROUNDS):  # interleaved, so drift on a shared machine hits all alike
-                for name in VARIANTS:
-                    found[name].append(measure(repo, tmp, name, old / "src"))
+                for name in chosen:
+                    src = {k: v / "src" for k, v in sources.items()}
+                    found[name].append(measure(repo, tmp, name, src, otlp))
         finally:
-            subprocess.run(
-                ["git", "-C", str(ROOT), "worktree", "remove", "--force", str(old)], check=True
-            )
+            for folder in sources.values():
+                remove = ["git", "-C", str(ROOT), "worktree", "remove", "--force", str(folder)]
+                subprocess.run(remove, check=True)
+    receiver.shutdown()
+    receiver.server_close()
     write({name: statistics.median(values) for name, values in found.items()}, found)
 
 
@@ -90,11 +113,12 @@ def write(medians: dict[str, float], rounds: dict[str, list[float]]) -> None:
     today = datetime.date.today().isoformat()
     base = medians["defaults (request ids, no access log)"]
     lines = [
-        f"# Request ids and access lines: their cost ({today})",
+        f"# Request ids, access lines and traces: their cost ({today})",
         "",
         "Command: `python benchmarks/observability.py`. `modelport serve` pinned to one core",
         "(`--intra-op-threads 1`), wrk on the other, mlp V2 JSON, c=16, 3 s warm-up, 10 s",
-        f"measured, {ROUNDS} interleaved rounds, median. Access lines go to /dev/null.",
+        f"measured, {ROUNDS} interleaved rounds, median. Access lines go to /dev/null;",
+        "spans to a local OTLP/HTTP receiver that drops them.",
         "",
         "| server | requests/s (median) | rounds | vs defaults |",
         "|---|---|---|---|",
@@ -102,7 +126,7 @@ def write(medians: dict[str, float], rounds: dict[str, list[float]]) -> None:
     for name, value in medians.items():
         each = ", ".join(f"{v:,.0f}" for v in rounds[name])
         lines.append(f"| {name} | {value:,.0f} | {each} | {value / base - 1:+.1%} |")
-    out = RESULTS / f"{today}-observability.md"
+    out = RESULTS / f"{today}-observability{'-' + str(len(medians)) if ONLY else ''}.md"
     out.write_text("\n".join(lines) + "\n")
     print(out.read_text())
 

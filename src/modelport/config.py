@@ -52,6 +52,18 @@ class DynamicBatching:
 
 
 @dataclass(frozen=True)
+class RequestLogging:
+    """config.yaml's ``logging`` block: a sample of the requests, with their inputs and
+    outputs, written off the request path (``requestlog.py``)."""
+
+    sink: str
+    """A folder, or an fsspec URL (``s3://bucket/prefix``)."""
+    sample: float = 1.0
+    inputs: bool = True
+    outputs: bool = True
+
+
+@dataclass(frozen=True)
 class ModelConfig:
     name: str = ""
     platform: str = ""
@@ -70,13 +82,15 @@ class ModelConfig:
     """Batches (or requests) of this model that may run at once (``instance_group.count``)."""
     trusted_sha256: tuple[str, ...] = ()
     """SHA-256 digests of artifacts that may run code when loaded (see ``--allow-pickle``)."""
+    request_logging: RequestLogging | None = None
+    """None: this model's requests are never recorded (the default; say so for health data)."""
 
 
 CONFIG_FILES = ("config.yaml", "config.yml", "config.json")
 _KEYS = {
     "name", "platform", "backend", "max_batch_size", "input", "inputs", "output", "outputs",
     "version_policy", "label_file", "default_model_filename", "parameters", "version_labels",
-    "dynamic_batching", "instance_group", "trusted_sha256",
+    "dynamic_batching", "instance_group", "trusted_sha256", "logging",
 }  # fmt: skip
 
 
@@ -124,7 +138,27 @@ def _model_config(raw: dict[str, Any], filename: str) -> ModelConfig:
         dynamic_batching=_dynamic_batching(raw.get("dynamic_batching"), filename),
         instance_count=_instance_count(raw.get("instance_group"), filename),
         trusted_sha256=_digests(raw.get("trusted_sha256", []), filename),
+        request_logging=_request_logging(raw.get("logging"), filename),
     )
+
+
+_LOGGING_KEYS = {"sink", "sample", "inputs", "outputs"}
+
+
+def _request_logging(value: Any, filename: str) -> RequestLogging | None:
+    if value is None or value is False:
+        return None
+    if not isinstance(value, dict) or set(value) - _LOGGING_KEYS or "sink" not in value:
+        raise ConfigError(f"{filename}: logging takes sink (required), sample, inputs, outputs")
+    sink, sample = value["sink"], value.get("sample", 1.0)
+    if not isinstance(sink, str) or not sink:
+        raise ConfigError(f"{filename}: logging.sink must be a folder or a URL")
+    if type(sample) not in (int, float) or not 0 < sample <= 1:
+        raise ConfigError(f"{filename}: logging.sample is a fraction in (0, 1], got {sample!r}")
+    flags = {key: value.get(key, True) for key in ("inputs", "outputs")}
+    if not all(isinstance(flag, bool) for flag in flags.values()):
+        raise ConfigError(f"{filename}: logging.inputs and logging.outputs are true or false")
+    return RequestLogging(sink, float(sample), flags["inputs"], flags["outputs"])
 
 
 def _digests(value: Any, filename: str) -> tuple[str, ...]:

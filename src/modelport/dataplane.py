@@ -151,19 +151,20 @@ class DataPlane:
     def multi_models(self) -> list[tuple[str, str]]:
         return sorted(self._control.multi_models.items())
 
-    async def infer(self, request: InferRequest) -> InferResponse:
+    async def infer(self, request: InferRequest, request_id: str = "") -> InferResponse:
+        """One inference; ``request_id`` is what a request log records it under."""
         started = time.perf_counter_ns()
         model = self._registry.get(request.model_name, request.model_version)
         try:
             call = _prepare(model, request, started)
             timeout = _timeout_us(request)
             timed = await model.run_timed(call.inputs, call.names, timeout, request.trace)
-            return _finish(model, request, call, *timed)
+            return _finish(model, request, call, *timed, request_id)
         except Exception:
             model.stats.fail.add(time.perf_counter_ns() - started)
             raise
 
-    def infer_now(self, request: InferRequest) -> InferResponse | None:
+    def infer_now(self, request: InferRequest, request_id: str = "") -> InferResponse | None:
         """The whole inference on this thread, without awaiting, when the model runs inline
         and unbatched (see ``LoadedModel.immediate``); None when it must be awaited."""
         started = time.perf_counter_ns()
@@ -173,7 +174,7 @@ class DataPlane:
         try:
             call = _prepare(model, request, started)
             results, compute = model.run_now_timed(call.inputs, call.names)
-            return _finish(model, request, call, results, 0, compute)
+            return _finish(model, request, call, results, 0, compute, request_id)
         except Exception:
             model.stats.fail.add(time.perf_counter_ns() - started)
             raise
@@ -206,6 +207,7 @@ def _finish(
     results: Mapping[str, np.ndarray],
     queued: int,
     compute: int,
+    request_id: str,
 ) -> InferResponse:
     ran = time.perf_counter_ns()
     outputs = tuple(_output(o, results, request, model) for o in call.wanted)
@@ -213,7 +215,12 @@ def _finish(
     if request.trace is not None:
         request.trace.ran(model.version, queued, compute)
     name, version = model.metadata.name, model.version
-    return InferResponse(name, version, outputs, request.id, queue_ns=queued, compute_ns=compute)
+    response = InferResponse(
+        name, version, outputs, request.id, queue_ns=queued, compute_ns=compute
+    )
+    if model.request_log is not None:
+        model.request_log.offer(request_id or request.id, request, response)
+    return response
 
 
 def _timeout_us(request: InferRequest) -> int:

@@ -82,6 +82,8 @@ class ModelGauges:
     stats: ModelStats | None = None
     memory_bytes: int = 0
     resident: bool = True
+    logged: tuple[int, int] | None = None
+    """Its request log's records written and dropped, when it has one."""
 
 
 class Metrics:
@@ -242,3 +244,21 @@ def _gauges(found: Sequence[ModelGauges]) -> Iterator[Metric]:
         memory.add_metric(key, g.memory_bytes)
         resident.add_metric(key, int(g.resident))
     yield from (state, depth, inflight, load, memory, resident)
+    yield from _request_logs(found)
+
+
+def _request_logs(found: Sequence[ModelGauges]) -> Iterator[Metric]:
+    labels = ["model", "version"]
+    kept = CounterMetricFamily(
+        "modelport_request_log_records", "Requests sampled into the request log", labels=labels
+    )
+    dropped = CounterMetricFamily(
+        "modelport_request_log_dropped",
+        "Sampled requests dropped: the log's queue was full, or its sink failed",
+        labels=labels,
+    )
+    for g in found:
+        if g.logged is not None:
+            kept.add_metric([g.model, g.version], g.logged[0])
+            dropped.add_metric([g.model, g.version], g.logged[1])
+    yield from (kept, dropped)

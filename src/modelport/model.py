@@ -24,6 +24,7 @@ import numpy as np
 from modelport.batching import BatchingPolicy, DynamicBatcher
 from modelport.config import ModelConfig
 from modelport.errors import ModelNotReady
+from modelport.requestlog import RequestLog
 from modelport.runtimes import Runtime
 from modelport.tensor import TensorSpec, datatype
 from modelport.types import ModelMetadata, ModelStats, Traced
@@ -62,6 +63,8 @@ class LoadedModel:
     resident: bool = field(init=False, default=True)
     """False while parked: its runtime is released and its next request restores it."""
     keeper: Keeper | None = None
+    request_log: RequestLog | None = None
+    """A sample of its requests, when its config asks for one."""
     memory_bytes: int = 0
     """Measured when loaded under a memory budget (0 without one)."""
     used_ns: int = field(init=False, default_factory=time.perf_counter_ns)
@@ -69,6 +72,9 @@ class LoadedModel:
     recently used order."""
 
     def __post_init__(self) -> None:
+        logging_config = self.config.request_logging
+        if logging_config is not None:
+            self.request_log = RequestLog(logging_config, self.metadata.name, self.version)
         if not self.inline:
             workers = self.config.instance_count
             self.executor = ThreadPoolExecutor(workers, thread_name_prefix="modelport-model")
@@ -168,6 +174,8 @@ class LoadedModel:
         await asyncio.to_thread(self.close)
 
     def close(self) -> None:
+        if self.request_log is not None:
+            self.request_log.close()
         if self.executor is not None:
             self.executor.shutdown(wait=True)
         if self.resident:

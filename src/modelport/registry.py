@@ -290,6 +290,7 @@ class ModelRegistry:
                         m.stats if m else None,
                         m.memory_bytes if m else 0,
                         m.resident if m else False,
+                        _logged(m),
                     )
                 )
         return found
@@ -300,6 +301,11 @@ class ModelRegistry:
                 if record.model is not None:
                     record.model.close()
                     record.model = None
+
+
+def _logged(model: LoadedModel | None) -> tuple[int, int] | None:
+    log = model.request_log if model is not None else None
+    return (log.recorded - log.lost, log.dropped + log.lost) if log is not None else None
 
 
 def _group(found: Found) -> dict[str, list[ModelSource | ModelProblem]]:

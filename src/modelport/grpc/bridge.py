@@ -28,24 +28,24 @@ class LoopBridge:
         self.dataplane = dataplane
         self._loop = loop
 
-    def infer(self, request: InferRequest) -> Future[InferResponse]:
+    def infer(self, request: InferRequest, request_id: str = "") -> Future[InferResponse]:
         """Start an inference on the loop; cancelling the future drops the work."""
         done: Future[InferResponse] = Future()
-        self._loop.call_soon_threadsafe(self._start, request, done)
+        self._loop.call_soon_threadsafe(self._start, request, request_id, done)
         return done
 
-    def _start(self, request: InferRequest, done: Future[InferResponse]) -> None:
+    def _start(self, request: InferRequest, request_id: str, done: Future[InferResponse]) -> None:
         if done.done():
             return  # cancelled before the loop got to it
         try:
-            response = self.dataplane.infer_now(request)
+            response = self.dataplane.infer_now(request, request_id)
         except Exception as exc:
             _settle(done, exc)
             return
         if response is not None:
             _settle(done, response)
             return
-        task = self._loop.create_task(self.dataplane.infer(request))
+        task = self._loop.create_task(self.dataplane.infer(request, request_id))
         task.add_done_callback(functools.partial(_copy, done))
         done.add_done_callback(functools.partial(self._cancel_if_abandoned, task))
 

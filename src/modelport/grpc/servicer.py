@@ -139,9 +139,10 @@ class InferenceServicer(pb_grpc.GRPCInferenceServiceServicer):
     ) -> None:
         """Send the request id back, and write the access line."""
         response, self._calls.response = getattr(self._calls, "response", None), None
-        given = dict(call.context.invocation_metadata()).get(HEADER)
-        body_id = getattr(call.request, "id", None)
-        rid = request_id(str(given) if given else None, body_id)
+        rid, self._calls.rid = getattr(self._calls, "rid", ""), ""
+        if not rid:  # not an inference (which chose its id as it started)
+            given = dict(call.context.invocation_metadata()).get(HEADER)
+            rid = request_id(str(given) if given else None, getattr(call.request, "id", None))
         call.context.set_trailing_metadata((*trailers, (HEADER, rid)))
         if self.access is not None:
             record = _record(call, rid, status, answer, response, code)
@@ -222,7 +223,9 @@ class InferenceServicer(pb_grpc.GRPCInferenceServiceServicer):
             trace.end(status, failed=status not in ("OK", "INVALID_ARGUMENT", "NOT_FOUND"))
 
     def _infer(self, request: InferRequest, context: Any) -> Any:
-        pending = self.bridge.infer(request)
+        given = dict(context.invocation_metadata()).get(HEADER)
+        rid = self._calls.rid = request_id(str(given) if given else None, request.id)
+        pending = self.bridge.infer(request, rid)
         context.add_callback(pending.cancel)  # the call ended first: drop the work
         response = self._calls.response = pending.result()
         return v2_grpc.encode_infer_response(response)

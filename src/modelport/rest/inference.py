@@ -192,6 +192,7 @@ class Exchange:
     key: str = ""
     response: InferResponse | None = None
     trace: RequestTrace | None = None
+    request_id: str = ""
 
 
 class InferenceService:
@@ -222,8 +223,7 @@ class InferenceService:
     def close(self, exchange: Exchange, reply: Reply, bytes_in: int) -> Reply:
         """The reply as it is sent: with its request id; the access line written."""
         status, headers, content = reply
-        response = exchange.response
-        rid = request_id(exchange.headers.get(HEADER), response.id if response else None)
+        rid = exchange.request_id or request_id(exchange.headers.get(HEADER))
         if self.access is not None:
             self.access.write(_record(exchange, rid, status, bytes_in, len(content)))
         if exchange.trace is not None:
@@ -289,7 +289,8 @@ class InferenceService:
             request, context = route.decode(self.ep, name, exchange.version, headers, body)
             if exchange.trace is not None:
                 request = dataclasses.replace(request, trace=exchange.trace)
-            response = exchange.response = self.ep.dataplane.infer_now(request)
+            rid = exchange.request_id = request_id(headers.get(HEADER), request.id)
+            response = exchange.response = self.ep.dataplane.infer_now(request, rid)
             if response is None:
                 return self._later(exchange, request, context)
             return route.encode(response, context)
@@ -298,7 +299,8 @@ class InferenceService:
 
     async def _later(self, exchange: Exchange, request: InferRequest, context: Any) -> Reply:
         try:
-            response = exchange.response = await self.ep.dataplane.infer(request)
+            infer = self.ep.dataplane.infer(request, exchange.request_id)
+            response = exchange.response = await infer
             return exchange.route.encode(response, context)
         except Exception as exc:
             return self.error(request.model_name, exc)

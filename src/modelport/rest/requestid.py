@@ -12,6 +12,8 @@ from modelport.accesslog import HEADER, AccessLog, AccessRecord, request_id
 from modelport.rest.access import client_of
 
 _HEADER = HEADER.encode()
+SCOPE_KEY = "modelport.request_id"
+"""Where a route finds the request's id in its ASGI scope (TF Serving's predict)."""
 
 
 class RequestIds:
@@ -24,7 +26,7 @@ class RequestIds:
             await self.app(scope, receive, send)
             return
         given = dict(scope["headers"]).get(_HEADER, b"").decode("latin-1")
-        rid = request_id(given)
+        rid = scope[SCOPE_KEY] = request_id(given)
         started = time.perf_counter_ns()
         sent = {"status": 0, "bytes": 0}
 

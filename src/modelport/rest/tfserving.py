@@ -13,6 +13,7 @@ from starlette.routing import BaseRoute, Route
 from modelport.errors import InvalidInput, ModelNotFound, Unsupported, clipped, shown
 from modelport.protocol import jsonbody, tfserving
 from modelport.rest.endpoints import Endpoints, json_response
+from modelport.rest.requestid import SCOPE_KEY
 
 PATH = re.compile(
     r"^(?P<name>[^/:]+)(?:/versions/(?P<version>\d+)|/labels/(?P<label>[^/:]+))?"
@@ -82,5 +83,5 @@ class TfServingRoutes:
         obj = jsonbody.loads_lenient(body, self.ep.options.max_json_depth)
         metadata = self.dataplane.decoding_metadata(name, version)
         decoded, row = tfserving.decode_predict(obj, metadata, version)
-        response = await self.dataplane.infer(decoded)
+        response = await self.dataplane.infer(decoded, request.scope.get(SCOPE_KEY, ""))
         return json_response(tfserving.encode_predict(response, row))

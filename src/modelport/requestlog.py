@@ -1,0 +1,156 @@
+"""A sample of a model's requests, with their inputs and outputs, written off the request path.
+
+Configured per model in ``config.yaml`` (``logging: {sink: DIR-or-URL, sample: 0.1, inputs:
+true, outputs: true}``); a model without it is never recorded. On the request path a record
+costs a coin flip and, when sampled, a non-blocking put into a bounded queue: when the queue
+is full the record is dropped and counted, and the request never waits. A thread per model
+version turns records into JSON lines and writes them in files of at most ``FILE_BYTES``,
+one file every ``FLUSH_S`` at most, named ``<sink>/<model>/<version>/requests-<UTC time>-<n>
+.jsonl``: each file is written whole, once, so an object store (any fsspec URL) works like a
+folder. A record: ``time``, ``request_id`` (the one the client got in ``x-request-id``),
+``model``, ``version``, and ``inputs`` / ``outputs`` by name (datatype, shape, data).
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import random
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import orjson
+
+from modelport.config import RequestLogging
+from modelport.types import InferRequest, InferResponse
+
+logger = logging.getLogger(__name__)
+
+CAPACITY = 4096
+FILE_BYTES = 8 * 1024 * 1024
+FLUSH_S = 10.0
+_STOP = None
+Entry = tuple[float, str, InferRequest, InferResponse]
+
+
+class RequestLog:
+    """One model version's sampled records: taken on the loop, written by a thread."""
+
+    def __init__(
+        self,
+        config: RequestLogging,
+        model: str,
+        version: str,
+        capacity: int = CAPACITY,
+        flush_s: float = FLUSH_S,
+    ) -> None:
+        self.config = config
+        self.folder = f"{config.sink.rstrip('/')}/{model}/{version}"
+        self.recorded = 0
+        """Sampled and queued."""
+        self.dropped = 0
+        """Sampled but dropped: the queue was full."""
+        self.lost = 0
+        """Queued but not written: the sink failed (counted by the writer thread)."""
+        self._flush_s = flush_s
+        self._queue: queue.Queue[Entry | None] = queue.Queue(capacity)
+        self._files = 0
+        self._thread: threading.Thread | None = None
+
+    def offer(self, request_id: str, request: InferRequest, response: InferResponse) -> None:
+        """Sample this request; a full queue drops it (counted), never waits."""
+        if self.config.sample < 1.0 and random.random() >= self.config.sample:
+            return
+        try:
+            self._queue.put_nowait((time.time(), request_id, request, response))
+        except queue.Full:
+            self.dropped += 1
+            return
+        self.recorded += 1
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._write, name="modelport-requestlog")
+            self._thread.daemon = True
+            self._thread.start()
+
+    def close(self, timeout: float = 10.0) -> None:
+        """Write what is queued, then stop the thread."""
+        if self._thread is None:
+            return
+        try:
+            self._queue.put(_STOP, timeout=timeout)
+        except queue.Full:
+            logger.warning("request log of %s: queue still full at shutdown", self.folder)
+        self._thread.join(timeout)
+        self._thread = None
+
+    def _write(self) -> None:
+        lines: list[bytes] = []
+        size, deadline, stopping = 0, time.monotonic() + self._flush_s, False
+        while not stopping:
+            try:
+                entry = self._queue.get(timeout=max(deadline - time.monotonic(), 0.01))
+                stopping = entry is _STOP
+            except queue.Empty:
+                entry = None  # nothing arrived: only the deadline may flush
+            if entry is not None:
+                lines.append(self._line(entry))
+                size += len(lines[-1])
+            expired = time.monotonic() >= deadline
+            if lines and (stopping or expired or size >= FILE_BYTES):
+                self._flush(lines)
+                lines, size = [], 0
+            if expired:
+                deadline = time.monotonic() + self._flush_s
+
+    def _line(self, entry: Entry) -> bytes:
+        at, request_id, request, response = entry
+        record: dict[str, Any] = {
+            "time": _iso(at),
+            "request_id": request_id,
+            "model": response.model_name,
+            "version": response.model_version,
+        }
+        if self.config.inputs:
+            record["inputs"] = {t.name: _tensor(t.datatype, t.data) for t in request.inputs}
+        if self.config.outputs:
+            record["outputs"] = {o.name: _tensor(o.datatype, o.data) for o in response.outputs}
+        return orjson.dumps(record, option=orjson.OPT_SERIALIZE_NUMPY) + b"\n"
+
+    def _flush(self, lines: list[bytes]) -> None:
+        self._files += 1
+        name = f"requests-{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}-{self._files:06d}.jsonl"
+        try:
+            _write_file(f"{self.folder}/{name}", b"".join(lines))
+        except Exception as exc:  # a sink that fails loses these records, not the server
+            self.lost += len(lines)
+            logger.error("request log: cannot write %s/%s: %s", self.folder, name, exc)
+
+
+def _write_file(path: str, content: bytes) -> None:
+    if "://" not in path:
+        target = Path(path)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        partial = target.with_suffix(".partial")
+        partial.write_bytes(content)
+        partial.replace(target)  # a reader never sees half a file
+        return
+    import fsspec
+
+    with fsspec.open(path, "wb") as out:
+        out.write(content)
+
+
+def _tensor(datatype: str, data: np.ndarray) -> dict[str, Any]:
+    values: Any = data
+    if data.dtype == object:
+        values = [v.decode("utf-8", "replace") if isinstance(v, bytes) else v for v in data.ravel()]
+    elif data.dtype.kind == "f" and data.dtype.itemsize == 2:
+        values = data.astype(np.float32)  # orjson writes float32/64, not float16
+    return {"datatype": datatype, "shape": list(data.shape), "data": values}
+
+
+def _iso(at: float) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(at)) + f".{int(at % 1 * 1000):03d}Z"
