@@ -202,6 +202,17 @@ class AccessPolicy:
         )
         return self._limited(key.name, key.name, limits)
 
+    def permits(self, authorization: str | None, action: Action, model: Model) -> bool:
+        """Whether these credentials may do ``action`` on ``model``, taking no quota and
+        counting nothing (for a page that shows only what its user may do)."""
+        if self.keyring is None:
+            return True
+        scheme, _, presented = (authorization or "").strip().partition(" ")
+        if scheme.lower() != "bearer" or not presented.strip():
+            return False
+        key = self.keyring.find(presented.strip())
+        return key is not None and key.allows(action, model)
+
     def _guarded(self, action: Action) -> bool:
         if action is Action.PAGE:
             return False

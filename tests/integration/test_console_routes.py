@@ -106,6 +106,35 @@ async def test_with_keys_pages_are_public_and_their_data_needs_a_key(
         key = {"authorization": "Bearer a-key-for-the-console"}
         overview = (await http.get("/console/overview.json", headers=key)).json()
         assert overview["keys"] is True and overview["model_control_mode"] == "none"
+        assert overview["admin"] == []  # no load/unload buttons: not explicit mode
         live = (await http.get("/console/live.json", headers=key)).json()
         assert len(live["bounds"]["latency_ms"]) + 1 == len(live["models"][0]["latency_buckets"])
+    await server.stop()
+
+
+async def test_load_and_unload_are_offered_only_for_models_the_key_may_administer(
+    repository: Path, tmp_path: Path
+) -> None:
+    keys = tmp_path / "keys.yaml"
+    keys.write_text(
+        "- {name: viewer, key: a-key-that-only-reads, scopes: [read]}\n"
+        "- {name: ops, key: a-key-that-administers, scopes: [read, admin], models: ['add_*']}\n"
+    )
+    settings = Settings(
+        model_repositories=(str(repository),),
+        api_keys=str(keys),
+        model_control_mode="explicit",
+        load_models=("*",),
+    )
+    server = Server(settings)
+    await server.load_models()
+    transport = httpx2.ASGITransport(app=server.build_app())
+    async with httpx2.AsyncClient(transport=transport, base_url="http://modelport") as http:
+
+        async def admin(key: str) -> list[str]:
+            headers = {"authorization": f"Bearer {key}"}
+            return (await http.get("/console/overview.json", headers=headers)).json()["admin"]
+
+        assert await admin("a-key-that-only-reads") == []
+        assert await admin("a-key-that-administers") == ["add_sub"]
     await server.stop()

@@ -39,7 +39,7 @@ def http_action(path: str, default_model: str = "", method: str = "GET") -> tupl
             return Action.PAGE, None
         case ["console", "assets", *_]:
             return Action.PAGE, None
-        case ["v2"] | ["v1"]:
+        case ["v2"] | ["v1"] | ["console", "overview.json"]:
             return Action.READ, None
         case ["v2", "models", "stats"] | ["v2", "repository", "index"]:
             return Action.READ, ANYWHERE

@@ -21,6 +21,7 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from modelport.auth import Action
 from modelport.metrics import ModelGauges
 from modelport.protocol import openapi
 from modelport.rest.endpoints import Endpoints, json_response
@@ -93,7 +94,7 @@ class Console:
         ready = [m for m in models if m is not None]
         return json_response(openapi.document(_newest(ready), __version__))
 
-    def overview(self, _: Request) -> Response:
+    def overview(self, request: Request) -> Response:
         return json_response(
             {
                 "version": __version__,
@@ -102,8 +103,17 @@ class Console:
                 "keys": self.info.keys,
                 "metrics": self.ep.options.metrics,
                 "default_model": self.ep.options.default_model,
+                "admin": self._administered(request.headers.get("authorization")),
             }
         )
+
+    def _administered(self, authorization: str | None) -> list[str]:
+        """The models this caller may load and unload (none unless control is explicit)."""
+        if self.info.control_mode != "explicit":
+            return []
+        names = sorted({row.entry.name for row in self.ep.dataplane.catalog()})
+        policy = self.ep.policy
+        return [name for name in names if policy.permits(authorization, Action.ADMIN, name)]
 
     def live(self, _: Request) -> Response:
         rows = [_live_row(g) for g in self.ep.dataplane.gauges() if g.stats is not None]

@@ -29,7 +29,7 @@ function batching(row) {
 }
 
 function controls(row, info) {
-  if (info.model_control_mode !== "explicit") return el("span");
+  if (!info.admin.includes(row.name)) return el("span"); // explicit mode, and this key may
   const act = async (what, button) => {
     button.disabled = true;
     try { await api("/v2/repository/models/" + encodeURIComponent(row.name) + "/" + what, { method: "POST" }); }
