@@ -95,6 +95,14 @@ class Client:
     def metadata(self, model: str, version: str = "") -> ModelMetadata:
         return self._transport.metadata(model, version)
 
+    def feedback(self, model: str, request_id: str, labels: Sequence[object]) -> bool:
+        """The true labels of an earlier request's rows (its ``request_id``, as given to
+        :meth:`infer`), for the model's request log and live metrics; True when joined
+        to its prediction at once. Over REST (modelport's own route)."""
+        if not isinstance(self._transport, _Rest):
+            raise InvalidInput("feedback goes over REST: use Client(url) without protocol='grpc'")
+        return self._transport.feedback(model, request_id, list(labels))
+
     def ready(self) -> bool:
         return self._transport.ready()
 
@@ -152,6 +160,12 @@ class _Rest:
     def metadata(self, model: str, version: str) -> ModelMetadata:
         content = _checked(self._call("GET", _path(model, version)))
         return v2_client.decode_metadata(orjson.loads(content))
+
+    def feedback(self, model: str, request_id: str, labels: list[object]) -> bool:
+        body = orjson.dumps({"id": request_id, "labels": labels}, option=orjson.OPT_SERIALIZE_NUMPY)
+        headers = {"Content-Type": "application/json"}
+        content = _checked(self._call("POST", _path(model, "") + "/feedback", body, headers))
+        return bool(orjson.loads(content)["joined"])
 
     def ready(self) -> bool:
         response = self._call("GET", "/v2/health/ready")

@@ -18,6 +18,7 @@ from modelport.errors import ErrorCode, InferenceFailed, InvalidInput, ModelNotF
 from modelport.metrics import ModelGauges
 from modelport.model import LoadedModel
 from modelport.registry import ModelRegistry
+from modelport.requestlog import Label
 from modelport.tensor import datatype_of
 from modelport.types import (
     InferOutput,
@@ -117,6 +118,20 @@ class DataPlane:
     def gauges(self) -> list[ModelGauges]:
         """Each version's queue depth, requests in flight and statistics, now."""
         return self._registry.gauges()
+
+    def feedback(self, name: str, request_id: str, labels: list[Label]) -> bool:
+        """The true labels of an earlier request's rows, kept in the model's request log;
+        True when its prediction was still in memory and the live metrics include them."""
+        if name not in self._registry.names():
+            raise ModelNotFound(f"unknown model {shown(name)}")
+        logs = [m.request_log for m in self._registry.ready_models(name) if m.request_log]
+        if not logs:
+            raise InvalidInput(
+                f"model {shown(name)} keeps no request log to join labels to: add a "
+                "`logging:` block (sink, sample) to its config.yaml"
+            )
+        holder = next((log for log in logs if log.knows(request_id)), logs[-1])
+        return holder.label(request_id, labels)
 
     def count_failure(self, code: ErrorCode, model: str) -> None:
         """Every transport reports its failed inference requests here."""

@@ -61,6 +61,62 @@ def score(data: Dataset, outputs: np.ndarray, latencies: list[float]) -> dict[st
     return report
 
 
+def from_log(folder: Path, model: str) -> tuple[dict[str, Any], np.ndarray, np.ndarray]:
+    """Score what a model really answered: its request log's predictions joined to the
+    labels sent back for them (``POST .../feedback``), overall and per version."""
+    requests, labels = _read_log(folder, model)
+    rows: dict[str, list[tuple[Any, np.ndarray]]] = {}
+    for request_id, record in requests.items():
+        truth, outputs = labels.get(request_id), record.get("outputs")
+        if truth is None or not outputs:
+            continue
+        first = next(iter(outputs.values()))
+        scores = np.asarray(first["data"]).reshape(first["shape"])
+        scores = scores.reshape(len(scores), -1) if scores.ndim else scores.reshape(1, 1)
+        for label, row in zip(truth, scores, strict=False):
+            rows.setdefault(record["version"], []).append((label, row))
+    if not rows:
+        raise ValueError(f"no prediction of {model!r} in {folder} has a label yet")
+    every = [pair for pairs in rows.values() for pair in pairs]
+    versions = ", ".join(sorted(rows))
+    report: dict[str, Any] = {"model": model, "version": versions}
+    report["dataset"] = f"request log {folder}"
+    report |= _quality(every)
+    report["versions"] = {v: _quality(pairs) for v, pairs in sorted(rows.items())}
+    report["evaluated_at"] = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
+    report["modelport_version"] = __version__
+    y, outputs = _arrays(every)
+    return report, y, outputs
+
+
+def _read_log(folder: Path, model: str) -> tuple[dict[str, Any], dict[str, list[Any]]]:
+    requests: dict[str, Any] = {}
+    labels: dict[str, list[Any]] = {}
+    for path in sorted(folder.rglob("*.jsonl")):
+        for line in path.read_bytes().splitlines():
+            record = orjson.loads(line)
+            if record.get("model") != model:
+                continue
+            if record.get("kind") == "label":
+                labels[record["request_id"]] = record["labels"]  # the latest word wins
+            elif record.get("kind") == "request":
+                requests[record["request_id"]] = record
+    return requests, labels
+
+
+def _arrays(pairs: list[tuple[Any, np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:
+    return np.array([label for label, _ in pairs]), np.stack([row for _, row in pairs])
+
+
+def _quality(pairs: list[tuple[Any, np.ndarray]]) -> dict[str, Any]:
+    y, outputs = _arrays(pairs)
+    task = "regression" if y.dtype.kind == "f" else "classification"
+    found: dict[str, Any] = {"samples": len(y), "task": task}
+    if task == "classification":
+        return found | _classification(y, outputs)
+    return found | _regression(y, outputs[:, 0])
+
+
 def provenance(client: Client, model: str, server: str, protocol: str) -> dict[str, Any]:
     """What a report describes: the model and the version that answered (the newest ready
     one, which unversioned requests reach), the server, and when."""

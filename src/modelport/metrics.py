@@ -15,7 +15,7 @@ unloaded, and restart from zero when it is reloaded (Prometheus' ``rate`` handle
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import accumulate
 from typing import Protocol
@@ -84,6 +84,8 @@ class ModelGauges:
     resident: bool = True
     logged: tuple[int, int] | None = None
     """Its request log's records written and dropped, when it has one."""
+    live: Mapping[str, float] | None = None
+    """Accuracy or MSE over the newest labelled rows, and how many labels came back."""
 
 
 class Metrics:
@@ -257,8 +259,21 @@ def _request_logs(found: Sequence[ModelGauges]) -> Iterator[Metric]:
         "Sampled requests dropped: the log's queue was full, or its sink failed",
         labels=labels,
     )
+    live = {
+        name: GaugeMetricFamily(f"modelport_live_{name}", text, labels=labels)
+        for name, text in (
+            ("accuracy", "Accuracy over the newest labelled predictions (feedback)"),
+            ("mse", "Mean squared error over the newest labelled predictions (feedback)"),
+        )
+    }
+    labelled = CounterMetricFamily(
+        "modelport_live_labels", "Labelled rows joined to their predictions", labels=labels
+    )
     for g in found:
         if g.logged is not None:
             kept.add_metric([g.model, g.version], g.logged[0])
             dropped.add_metric([g.model, g.version], g.logged[1])
-    yield from (kept, dropped)
+        for name, value in (g.live or {}).items():
+            target = labelled if name == "labels" else live[name]
+            target.add_metric([g.model, g.version], value)
+    yield from (kept, dropped, *live.values(), labelled)

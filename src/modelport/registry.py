@@ -26,6 +26,7 @@ from modelport.loading import expected_bytes, load_model, load_runtime
 from modelport.metrics import Metrics, ModelGauges
 from modelport.model import LoadedModel
 from modelport.repository.layout import ModelProblem, ModelSource
+from modelport.requestlog import live_figures
 from modelport.residency import DirectLoads, Residency
 from modelport.runtimes import RuntimeOptions
 from modelport.types import ModelIndexEntry
@@ -291,6 +292,7 @@ class ModelRegistry:
                         m.memory_bytes if m else 0,
                         m.resident if m else False,
                         _logged(m),
+                        _live(m),
                     )
                 )
         return found
@@ -306,6 +308,13 @@ class ModelRegistry:
 def _logged(model: LoadedModel | None) -> tuple[int, int] | None:
     log = model.request_log if model is not None else None
     return (log.recorded - log.lost, log.dropped + log.lost) if log is not None else None
+
+
+def _live(model: LoadedModel | None) -> dict[str, float] | None:
+    log = model.request_log if model is not None else None
+    if log is None or not log.labels:
+        return None
+    return {**live_figures(log.window), "labels": float(log.labels)}
 
 
 def _group(found: Found) -> dict[str, list[ModelSource | ModelProblem]]:

@@ -18,6 +18,7 @@ import queue
 import random
 import threading
 import time
+from collections import OrderedDict, deque
 from pathlib import Path
 from typing import Any
 
@@ -32,8 +33,13 @@ logger = logging.getLogger(__name__)
 CAPACITY = 4096
 FILE_BYTES = 8 * 1024 * 1024
 FLUSH_S = 10.0
+RECENT = 10_000
+"""Sampled predictions kept in memory to join labels to as they arrive."""
+WINDOW = 1_000
+"""Labelled rows the live metrics are computed over (the newest)."""
 _STOP = None
-Entry = tuple[float, str, InferRequest, InferResponse]
+Label = str | int | float | bool
+Entry = tuple[float, str, InferRequest, InferResponse] | tuple[float, str, list[Label]]
 
 
 class RequestLog:
@@ -49,6 +55,7 @@ class RequestLog:
     ) -> None:
         self.config = config
         self.folder = f"{config.sink.rstrip('/')}/{model}/{version}"
+        self.model, self.version = model, version
         self.recorded = 0
         """Sampled and queued."""
         self.dropped = 0
@@ -59,17 +66,48 @@ class RequestLog:
         self._queue: queue.Queue[Entry | None] = queue.Queue(capacity)
         self._files = 0
         self._thread: threading.Thread | None = None
+        self._recent: OrderedDict[str, np.ndarray] = OrderedDict()
+        self.window: deque[tuple[Label, Label]] = deque(maxlen=WINDOW)
+        """(predicted, actual) for the newest labelled rows."""
+        self.labels = 0
 
     def offer(self, request_id: str, request: InferRequest, response: InferResponse) -> None:
         """Sample this request; a full queue drops it (counted), never waits."""
         if self.config.sample < 1.0 and random.random() >= self.config.sample:
             return
-        try:
-            self._queue.put_nowait((time.time(), request_id, request, response))
-        except queue.Full:
-            self.dropped += 1
+        if not self._put((time.time(), request_id, request, response)):
             return
         self.recorded += 1
+        if request_id and response.outputs:
+            self._recent[request_id] = response.outputs[0].data
+            if len(self._recent) > RECENT:
+                self._recent.popitem(last=False)
+
+    def knows(self, request_id: str) -> bool:
+        return request_id in self._recent
+
+    def label(self, request_id: str, labels: list[Label]) -> bool:
+        """Record the true labels of a request's rows (late, maybe); True when its
+        prediction is still in memory and the live metrics now include them."""
+        self._put((time.time(), request_id, labels))
+        predicted = self._recent.pop(request_id, None)
+        if predicted is None:
+            return False
+        rows = _predictions(predicted)
+        self.window.extend(zip(rows, labels, strict=False))
+        self.labels += min(len(rows), len(labels))
+        return True
+
+    def _put(self, entry: Entry) -> bool:
+        try:
+            self._queue.put_nowait(entry)
+        except queue.Full:
+            self.dropped += 1
+            return False
+        self._start()
+        return True
+
+    def _start(self) -> None:
         if self._thread is None:
             self._thread = threading.Thread(target=self._write, name="modelport-requestlog")
             self._thread.daemon = True
@@ -106,9 +144,15 @@ class RequestLog:
                 deadline = time.monotonic() + self._flush_s
 
     def _line(self, entry: Entry) -> bytes:
+        if len(entry) == 3:
+            at, request_id, labels = entry
+            label: dict[str, Any] = {"time": _iso(at), "kind": "label", "model": self.model}
+            label |= {"request_id": request_id, "labels": labels}
+            return orjson.dumps(label) + b"\n"
         at, request_id, request, response = entry
         record: dict[str, Any] = {
             "time": _iso(at),
+            "kind": "request",
             "request_id": request_id,
             "model": response.model_name,
             "version": response.model_version,
@@ -150,6 +194,26 @@ def _tensor(datatype: str, data: np.ndarray) -> dict[str, Any]:
     elif data.dtype.kind == "f" and data.dtype.itemsize == 2:
         values = data.astype(np.float32)  # orjson writes float32/64, not float16
     return {"datatype": datatype, "shape": list(data.shape), "data": values}
+
+
+def _predictions(output: np.ndarray) -> list[Label]:
+    """Each row's prediction: the class with the highest score when the output holds one
+    score per class, else the value itself."""
+    rows = output.reshape(output.shape[0], -1) if output.ndim > 1 else output.reshape(-1, 1)
+    if rows.shape[1] > 1 and rows.dtype.kind == "f":
+        return [int(i) for i in np.argmax(rows, axis=1)]
+    return [v.item() if hasattr(v, "item") else v for v in rows[:, 0]]
+
+
+def live_figures(window: deque[tuple[Label, Label]]) -> dict[str, float]:
+    """Accuracy over the window when its labels are classes, else the mean squared error."""
+    if not window:
+        return {}
+    pairs = list(window)
+    if all(isinstance(actual, float) for _, actual in pairs):
+        errors = [(float(p) - float(a)) ** 2 for p, a in pairs if isinstance(p, int | float)]
+        return {"mse": sum(errors) / len(errors)} if errors else {}
+    return {"accuracy": sum(1 for p, a in pairs if p == a) / len(pairs)}
 
 
 def _iso(at: float) -> str:

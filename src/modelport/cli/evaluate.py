@@ -35,9 +35,18 @@ def add_parser(commands: Any, name: str) -> None:
     )
     cmd.add_argument("--batch-size", type=int, default=64, help="samples per request")
     cmd.add_argument("--out", type=Path, default=Path("evaluation"), help="report directory")
+    cmd.add_argument(
+        "--from-log",
+        type=Path,
+        metavar="DIR",
+        help="score the model's request log (its sink folder) joined to the labels sent"
+        " back for it, instead of sending a data set",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.from_log is not None:
+        return _from_log(args)
     try:
         data = load_dataset(args.dataset)
     except (ValueError, KeyError) as exc:  # unknown name, unreadable file, missing x or y
@@ -48,6 +57,20 @@ def run(args: argparse.Namespace) -> int:
     report = described | evaluate.score(data, outputs, latencies)
     paths = evaluate.write_report(report, args.out, data.y, outputs)
     print(_summary(report))
+    print("wrote " + ", ".join(str(p) for p in paths))
+    return 0
+
+
+def _from_log(args: argparse.Namespace) -> int:
+    try:
+        report, y, outputs = evaluate.from_log(args.from_log, args.model)
+    except (OSError, ValueError) as exc:
+        raise InvalidInput(f"cannot score the request log: {exc}") from exc
+    paths = evaluate.write_report(report, args.out, y, outputs)
+    quality = "accuracy" if report["task"] == "classification" else "mse"
+    print(
+        f"{args.model}: {report['samples']} labelled predictions, {quality} {report[quality]:.4f}"
+    )
     print("wrote " + ", ".join(str(p) for p in paths))
     return 0
 

@@ -44,7 +44,8 @@ def http_action(path: str, default_model: str = "", method: str = "GET") -> tupl
         case ["v2", "models", "stats"] | ["v2", "repository", "index"]:
             return Action.READ, ANYWHERE
         case ["v2", "models", model, *rest]:
-            return (Action.INFER if rest[-1:] == ["infer"] else Action.READ), model
+            writes = rest[-1:] in (["infer"], ["feedback"])
+            return (Action.INFER if writes else Action.READ), model
         case ["v2", "repository", "models", model, "load" | "unload"]:
             return Action.ADMIN, model
         case ["v1", "models", first, *rest]:

@@ -37,6 +37,7 @@ def routes(ep: Endpoints) -> list[BaseRoute]:
             Route(prefix + "/config", v2.model_config, methods=["GET"]),
             Route(prefix + "/stats", v2.statistics, methods=["GET"]),
         ]
+    found.append(Route(MODEL + "/feedback", v2.feedback, methods=["POST"]))
     return found
 
 
@@ -68,6 +69,12 @@ class V2Routes:
         return json_response(
             {"name": meta.name, "version": meta.version, "extensions": list(meta.extensions)}
         )
+
+    async def feedback(self, request: Request) -> Response:
+        """Labels for an earlier prediction, by its request id (modelport's extension)."""
+        request_id, labels = v2_json.decode_feedback(await self.ep.json(request))
+        joined = self.dataplane.feedback(request.path_params["model"], request_id, labels)
+        return json_response({"id": request_id, "joined": joined})
 
     async def catalog(self, request: Request) -> Response:
         """Every model version with its state and signature; ``?ready=true``: ready ones."""
