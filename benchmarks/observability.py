@@ -6,15 +6,17 @@
 V2 JSON at c=16, 3 s warm-up and 10 s measured, in turn: the commits before request ids and
 before tracing existed (checked out into temporary worktrees), today's defaults (request
 ids; no access log, no tracing), ``--access-log`` as text and as JSON (stdout to /dev/null),
-and tracing on (every span exported over OTLP/HTTP to a receiver that drops them). Rounds
+tracing on (every span exported over OTLP/HTTP to a receiver that drops them), and the mlp
+with request logging at sample 0.1 (inputs and outputs, to a local folder). Rounds
 interleaved, the median kept. Targets (issue 13): JSON access lines < 5% of requests/s,
-tracing off 0%. Writes ``results/<date>-observability.md``.
+tracing off 0%, request logging at 0.1 < 5%. Writes ``results/<date>-observability.md``.
 """
 
 from __future__ import annotations
 
 import datetime
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -38,7 +40,10 @@ VARIANTS = {
     "--access-log (text)": ["--access-log", "true"],
     "--access-log --log-format json": ["--access-log", "true", "--log-format", "json"],
     "tracing on (OTLP/HTTP)": [],
+    "request log, sample 0.1": [],
 }
+LOGGED = "request log, sample 0.1"
+"""Served from a copy of the repository whose mlp has ``logging: {sample: 0.1}``."""
 ROUNDS = int(os.environ.get("ROUNDS", "5"))
 ONLY = [name for name in os.environ.get("ONLY", "").split(";") if name]
 """``ONLY="before tracing;defaults (request ids, no access log)"``: measure those alone."""
@@ -52,6 +57,8 @@ def body() -> bytes:
 
 def measure(repo: Path, tmp: Path, name: str, sources: dict[str, Path], otlp: str) -> float:
     port_file = tmp / "ports.json"
+    if name == LOGGED:
+        repo = tmp / "logged"
     command = modelport_command(repo, port_file) + VARIANTS[name]
     saved = dict(os.environ)
     if name in sources:
@@ -94,6 +101,11 @@ def main() -> None:
             subprocess.run([*add, str(sources[name]), commit], check=True)
         try:
             repo = models.repository(tmp / "repo")
+            shutil.copytree(repo, tmp / "logged")
+            sink = tmp / "records"
+            (tmp / "logged" / "mlp" / "config.yaml").write_text(
+                f"logging: {{sink: {sink}, sample: 0.1}}\n"
+            )
             chosen = [name for name in VARIANTS if not ONLY or name in ONLY]
             found: dict[str, list[float]] = {name: [] for name in chosen}
             for _ in range(ROUNDS):  # interleaved, so drift on a shared machine hits all alike
