@@ -98,7 +98,7 @@ class AccessLog:
 
     @staticmethod
     def _json_line(record: AccessRecord) -> bytes:
-        head = b'{"time":"%s","kind":"access",' % _now().encode()
+        head = b'{"time":"%s","kind":"access",' % utc_stamp().encode()
         return head + orjson.dumps(record)[1:] + b"\n"  # orjson writes dataclasses natively
 
     @staticmethod
@@ -106,7 +106,7 @@ class AccessLog:
         target = f"{r.model}/{r.version or '-'}" if r.model else "-"
         error = f" {r.error}" if r.error else ""
         return (
-            f"{_now()} {r.client or '-'} {r.key or '-'} {r.protocol} {r.route} {target} "
+            f"{utc_stamp()} {r.client or '-'} {r.key or '-'} {r.protocol} {r.route} {target} "
             f"{r.status}{error} in={r.bytes_in} out={r.bytes_out} queue={r.queue_ms:.3f}ms "
             f"compute={r.compute_ms:.3f}ms total={r.duration_ms:.3f}ms id={r.request_id}\n"
         ).encode()
@@ -117,7 +117,7 @@ class JsonFormatter(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         fields: dict[str, object] = {
-            "time": _now(record.created),
+            "time": utc_stamp(record.created),
             "kind": "log",
             "level": record.levelname.lower(),
             "logger": record.name,
@@ -132,11 +132,12 @@ _stamp: tuple[int, str] = (-1, "")
 """The last second formatted (one strftime per second, not per line)."""
 
 
-def _now(seconds: float | None = None) -> str:
-    """UTC, ISO 8601, milliseconds: ``2026-12-02T21:30:12.345Z``."""
+def utc_stamp(seconds: float | None = None) -> str:
+    """UTC, ISO 8601, milliseconds: ``2026-12-02T21:30:12.345Z`` (now, or at ``seconds``).
+    Safe from any thread: the cached second is read and replaced as one tuple."""
     global _stamp
     at = time.time() if seconds is None else seconds
-    whole = int(at)
-    if _stamp[0] != whole:
-        _stamp = (whole, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(whole)))
-    return f"{_stamp[1]}.{int(at % 1 * 1000):03d}Z"
+    whole, cached = int(at), _stamp
+    if cached[0] != whole:
+        cached = _stamp = (whole, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(whole)))
+    return f"{cached[1]}.{int(at % 1 * 1000):03d}Z"

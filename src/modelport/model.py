@@ -5,7 +5,7 @@ model whose warm-up inference takes less than ``INLINE_BUDGET_NS`` runs inline o
 event loop (a thread hand-off would cost more than the inference); a slower one runs in
 its own executor, ``instance_count`` calls at a time. With ``dynamic_batching`` configured,
 requests go through a :class:`~modelport.batching.DynamicBatcher` first. A model that runs
-inline and unbatched is ``immediate``: transports may call :meth:`LoadedModel.run_now`
+inline and unbatched is ``immediate``: transports may call :meth:`LoadedModel.run_now_timed`
 without awaiting anything.
 """
 
@@ -59,7 +59,7 @@ class LoadedModel:
     batcher: DynamicBatcher | None = None
     load_seconds: float = 0.0
     immediate: bool = field(init=False, default=False)
-    """Inline and unbatched: :meth:`run_now` computes the answer on the caller's thread."""
+    """Inline and unbatched: :meth:`run_now_timed` computes the answer on the caller's thread."""
     resident: bool = field(init=False, default=True)
     """False while parked: its runtime is released and its next request restores it."""
     keeper: Keeper | None = None
@@ -92,12 +92,9 @@ class LoadedModel:
             self.batcher = DynamicBatcher(self.execute, policy, self.metadata.name)
         self.immediate = self.inline and self.batcher is None
 
-    def run_now(self, inputs: Arrays, outputs: Sequence[str]) -> Arrays:
-        """One request's outputs, computed now on this thread (``immediate`` models only)."""
-        return self.run_now_timed(inputs, outputs)[0]
-
     def run_now_timed(self, inputs: Arrays, outputs: Sequence[str]) -> tuple[Arrays, int]:
-        """:meth:`run_now`, and its compute time (ns)."""
+        """One request's outputs and compute time (ns), computed now on this thread
+        (``immediate`` models only)."""
         self.stats.executed(_rows(inputs))
         result, compute = _timed(self.runtime, inputs, outputs)
         self._ran(0, compute)

@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 import orjson
 
+from modelport.accesslog import utc_stamp
 from modelport.config import RequestLogging
 from modelport.types import InferRequest, InferResponse
 
@@ -146,12 +147,12 @@ class RequestLog:
     def _line(self, entry: Entry) -> bytes:
         if len(entry) == 3:
             at, request_id, labels = entry
-            label: dict[str, Any] = {"time": _iso(at), "kind": "label", "model": self.model}
+            label: dict[str, Any] = {"time": utc_stamp(at), "kind": "label", "model": self.model}
             label |= {"request_id": request_id, "labels": labels}
             return orjson.dumps(label) + b"\n"
         at, request_id, request, response = entry
         record: dict[str, Any] = {
-            "time": _iso(at),
+            "time": utc_stamp(at),
             "kind": "request",
             "request_id": request_id,
             "model": response.model_name,
@@ -214,7 +215,3 @@ def live_figures(window: deque[tuple[Label, Label]]) -> dict[str, float]:
         errors = [(float(p) - float(a)) ** 2 for p, a in pairs if isinstance(p, int | float)]
         return {"mse": sum(errors) / len(errors)} if errors else {}
     return {"accuracy": sum(1 for p, a in pairs if p == a) / len(pairs)}
-
-
-def _iso(at: float) -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(at)) + f".{int(at % 1 * 1000):03d}Z"
