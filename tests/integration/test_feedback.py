@@ -173,3 +173,29 @@ async def test_evaluate_from_log_scores_the_joined_predictions(tmp_path: Path) -
     assert report["samples"] == len(actual) == 45
     assert report["accuracy"] == pytest.approx(accuracy_score(actual, predicted))
     assert report["versions"]["1"]["samples"] == 45 and "confusion_matrix" in report
+
+
+async def test_feedback_goes_through_the_access_policy_as_inference(tmp_path: Path) -> None:
+    """Giving labels writes to the model's log: it needs a key with the infer scope."""
+    repo, keys = tmp_path / "repo", tmp_path / "keys.yaml"
+    models.identity(repo / "scores" / "1" / "model.onnx", TensorProto.FLOAT)
+    (repo / "scores" / "config.yaml").write_text(f"logging: {{sink: {tmp_path / 'records'}}}\n")
+    keys.write_text(
+        "- {name: reader, key: a-key-that-only-reads, scopes: [read]}\n"
+        "- {name: caller, key: a-key-that-may-infer, scopes: [infer]}\n"
+    )
+    server = Server(Settings(model_repositories=(str(repo),), api_keys=str(keys)))
+    await server.load_models()
+    transport = httpx2.ASGITransport(app=server.build_app())
+    body = {"id": "k-1", "label": 1}
+    async with httpx2.AsyncClient(transport=transport, base_url="http://modelport") as http:
+
+        async def status(key: str) -> int:
+            headers = {"authorization": f"Bearer {key}"} if key else {}
+            answer = await http.post("/v2/models/scores/feedback", json=body, headers=headers)
+            return answer.status_code
+
+        assert await status("") == 401
+        assert await status("a-key-that-only-reads") == 403
+        assert await status("a-key-that-may-infer") == 200
+    await server.stop()
