@@ -24,6 +24,7 @@ import orjson
 
 from modelport.errors import ErrorCode, InvalidInput, ServerUnreachable, error_for, shown
 from modelport.protocol import v2_binary, v2_client, v2_grpc
+from modelport.protocol._generated import feedback_pb2_grpc as fb_grpc
 from modelport.protocol._generated import grpc_service_pb2 as pb
 from modelport.protocol._generated import grpc_service_pb2_grpc as pb_grpc
 from modelport.protocol.status import CODE_OF_GRPC, CODE_OF_HTTP
@@ -42,6 +43,7 @@ class _Transport(Protocol):
     def infer(self, request: InferRequest) -> InferResponse: ...
     def metadata(self, model: str, version: str) -> ModelMetadata: ...
     def ready(self) -> bool: ...
+    def feedback(self, model: str, request_id: str, labels: list[object]) -> bool: ...
     def close(self) -> None: ...
 
 
@@ -98,9 +100,7 @@ class Client:
     def feedback(self, model: str, request_id: str, labels: Sequence[object]) -> bool:
         """The true labels of an earlier request's rows (its ``request_id``, as given to
         :meth:`infer`), for the model's request log and live metrics; True when joined
-        to its prediction at once. Over REST (modelport's own route)."""
-        if not isinstance(self._transport, _Rest):
-            raise InvalidInput("feedback goes over REST: use Client(url) without protocol='grpc'")
+        to its prediction at once. Over REST (modelport's route) or gRPC (modelport.v1.Feedback)."""
         return self._transport.feedback(model, request_id, list(labels))
 
     def ready(self) -> bool:
@@ -241,6 +241,7 @@ class _Grpc:
         self._channel = grpc.insecure_channel(address)
         self._address = address
         self._stub = pb_grpc.GRPCInferenceServiceStub(self._channel)  # type: ignore[no-untyped-call]
+        self._feedback = fb_grpc.FeedbackStub(self._channel)  # type: ignore[no-untyped-call]
         self._timeout = timeout
 
     def infer(self, request: InferRequest) -> InferResponse:
@@ -254,6 +255,10 @@ class _Grpc:
     def ready(self) -> bool:
         return bool(self._unary(self._stub.ServerReady, pb.ServerReadyRequest()).ready)
 
+    def feedback(self, model: str, request_id: str, labels: list[object]) -> bool:
+        message = v2_grpc.encode_feedback(model, request_id, _labels(labels))
+        return bool(self._unary(self._feedback.ModelFeedback, message).joined)
+
     def _unary(self, method: Any, message: Any) -> Any:
         try:
             return method(message, timeout=self._timeout)
@@ -266,6 +271,14 @@ class _Grpc:
 
     def close(self) -> None:
         self._channel.close()
+
+
+def _labels(labels: list[object]) -> list[str | int | float | bool]:
+    """Labels as the feedback message carries them (numpy scalars as Python values)."""
+    found = [v.item() if isinstance(v, np.generic) else v for v in labels]
+    if not all(isinstance(v, str | int | float | bool) for v in found):
+        raise InvalidInput("each label must be a number, a string or a boolean")
+    return found  # type: ignore[return-value]
 
 
 _HTTP2_PREFACE = "\x00\x00"  # an HTTP/2 frame header where an HTTP/1.1 status line belongs

@@ -61,6 +61,22 @@ class RequestLogging:
     sample: float = 1.0
     inputs: bool = True
     outputs: bool = True
+    format: str = "jsonl"
+    """``jsonl`` or ``parquet`` (needs pyarrow: ``modelport[parquet]``)."""
+    drift: DriftWatch | None = None
+    """None: no drift figures."""
+
+
+@dataclass(frozen=True)
+class DriftWatch:
+    """``logging.drift``: compare the logged requests with a reference (``drift.py``)."""
+
+    profile: str = ""
+    """A profile file in the model directory (``modelport profile-data``); empty: use
+    ``profile.json`` there when it exists, else the first ``reference_rows`` rows."""
+    window: int = 1000
+    """Rows (of the sampled requests) the live figures are computed over."""
+    reference_rows: int = 1000
 
 
 @dataclass(frozen=True)
@@ -142,14 +158,17 @@ def _model_config(raw: dict[str, Any], filename: str) -> ModelConfig:
     )
 
 
-_LOGGING_KEYS = {"sink", "sample", "inputs", "outputs"}
+_LOGGING_KEYS = {"sink", "sample", "inputs", "outputs", "format", "drift"}
+_DRIFT_KEYS = {"profile", "window", "reference_rows"}
 
 
 def _request_logging(value: Any, filename: str) -> RequestLogging | None:
     if value is None or value is False:
         return None
     if not isinstance(value, dict) or set(value) - _LOGGING_KEYS or "sink" not in value:
-        raise ConfigError(f"{filename}: logging takes sink (required), sample, inputs, outputs")
+        raise ConfigError(
+            f"{filename}: logging takes sink (required), sample, inputs, outputs, format, drift"
+        )
     sink, sample = value["sink"], value.get("sample", 1.0)
     if not isinstance(sink, str) or not sink:
         raise ConfigError(f"{filename}: logging.sink must be a folder or a URL")
@@ -158,7 +177,28 @@ def _request_logging(value: Any, filename: str) -> RequestLogging | None:
     flags = {key: value.get(key, True) for key in ("inputs", "outputs")}
     if not all(isinstance(flag, bool) for flag in flags.values()):
         raise ConfigError(f"{filename}: logging.inputs and logging.outputs are true or false")
-    return RequestLogging(sink, float(sample), flags["inputs"], flags["outputs"])
+    form = value.get("format", "jsonl")
+    if form not in ("jsonl", "parquet"):
+        raise ConfigError(f"{filename}: logging.format is jsonl or parquet, got {form!r}")
+    drift = _drift(value.get("drift"), filename)
+    return RequestLogging(sink, float(sample), flags["inputs"], flags["outputs"], form, drift)
+
+
+def _drift(value: Any, filename: str) -> DriftWatch | None:
+    if value is None or value is False:
+        return None
+    if value is True:
+        return DriftWatch()
+    if not isinstance(value, dict) or set(value) - _DRIFT_KEYS:
+        raise ConfigError(f"{filename}: logging.drift is true or takes {sorted(_DRIFT_KEYS)}")
+    profile = value.get("profile", "")
+    if not isinstance(profile, str) or Path(profile).is_absolute() or ".." in Path(profile).parts:
+        raise ConfigError(f"{filename}: logging.drift.profile is a file in the model directory")
+    sizes = {key: value.get(key, 1000) for key in ("window", "reference_rows")}
+    for key, size in sizes.items():
+        if type(size) is not int or not 10 <= size <= 1_000_000:
+            raise ConfigError(f"{filename}: logging.drift.{key} is a row count, 10 to 1,000,000")
+    return DriftWatch(profile, sizes["window"], sizes["reference_rows"])
 
 
 def _digests(value: Any, filename: str) -> tuple[str, ...]:

@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 import orjson
 
+from modelport import logfiles
 from modelport.client import Client
 from modelport.datasets import Dataset
 from modelport.version import __version__
@@ -92,15 +93,13 @@ def from_log(folder: Path, model: str) -> tuple[dict[str, Any], np.ndarray, np.n
 def _read_log(folder: Path, model: str) -> tuple[dict[str, Any], dict[str, list[Any]]]:
     requests: dict[str, Any] = {}
     labels: dict[str, list[Any]] = {}
-    for path in sorted(folder.rglob("*.jsonl")):
-        for line in path.read_bytes().splitlines():
-            record = orjson.loads(line)
-            if record.get("model") != model:
-                continue
-            if record.get("kind") == "label":
-                labels[record["request_id"]] = record["labels"]  # the latest word wins
-            elif record.get("kind") == "request":
-                requests[record["request_id"]] = record
+    for record in logfiles.read(folder):
+        if record.get("model") != model:
+            continue
+        if record.get("kind") == "label":
+            labels[record["request_id"]] = record["labels"]  # the latest word wins
+        elif record.get("kind") == "request":
+            requests[record["request_id"]] = record
     return requests, labels
 
 

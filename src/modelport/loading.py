@@ -8,6 +8,7 @@ from pathlib import Path
 
 from modelport import runtimes
 from modelport.config import ModelConfig
+from modelport.drift import Profile
 from modelport.model import LoadedModel, execution_mode
 from modelport.repository import checksums
 from modelport.repository.layout import ModelSource, contained
@@ -50,7 +51,10 @@ def load_model(
     )
     labels = _labels(source, metadata)
     inline = execution_mode(runtime, metadata, config)
-    return LoadedModel(metadata, str(source.version), runtime, config, labels, inline)
+    profile = _drift_profile(source)
+    return LoadedModel(
+        metadata, str(source.version), runtime, config, labels, inline, drift_profile=profile
+    )
 
 
 def load_runtime(
@@ -105,3 +109,19 @@ def _labels(source: ModelSource, metadata: ModelMetadata) -> dict[str, list[str]
         path = contained(source.model_dir / filename, source.root)
         labels[name] = path.read_text(encoding="utf-8").splitlines()
     return labels
+
+
+DEFAULT_PROFILE = "profile.json"
+
+
+def _drift_profile(source: ModelSource) -> Profile | None:
+    """The drift reference named by ``logging.drift.profile`` (which must exist), or
+    ``profile.json`` beside the config when there is one."""
+    logging_config = source.config.request_logging
+    watch = logging_config.drift if logging_config is not None else None
+    if watch is None:
+        return None
+    path = contained(source.model_dir / (watch.profile or DEFAULT_PROFILE), source.root)
+    if not watch.profile and not path.is_file():
+        return None
+    return Profile.load(path)

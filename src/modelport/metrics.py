@@ -86,6 +86,8 @@ class ModelGauges:
     """Its request log's records written and dropped, when it has one."""
     live: Mapping[str, float] | None = None
     """Accuracy or MSE over the newest labelled rows, and how many labels came back."""
+    drift: Mapping[str, Mapping[str, float]] | None = None
+    """Per tensor: its drift figures (``drift.Figures.summary``), when drift is watched."""
 
 
 class Metrics:
@@ -277,3 +279,26 @@ def _request_logs(found: Sequence[ModelGauges]) -> Iterator[Metric]:
             target = labelled if name == "labels" else live[name]
             target.add_metric([g.model, g.version], value)
     yield from (kept, dropped, *live.values(), labelled)
+    yield from _drift(found)
+
+
+_DRIFT = (
+    ("psi", "Population stability index of the tensor's most shifted feature vs the reference"),
+    ("ks", "Largest Kolmogorov-Smirnov statistic of the tensor's features vs the reference"),
+    ("out_of_range", "Share of the tensor's recent values outside the reference's range"),
+    ("rows", "Rows in the drift window"),
+)
+
+
+def _drift(found: Sequence[ModelGauges]) -> Iterator[Metric]:
+    labels = ["model", "version", "tensor"]
+    families = {
+        name: GaugeMetricFamily(f"modelport_drift_{name}", text, labels=labels)
+        for name, text in _DRIFT
+    }
+    for g in found:
+        for tensor, figures in (g.drift or {}).items():
+            for name, family in families.items():
+                if name in figures:
+                    family.add_metric([g.model, g.version, tensor], figures[name])
+    yield from families.values()

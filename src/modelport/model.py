@@ -23,6 +23,7 @@ import numpy as np
 
 from modelport.batching import BatchingPolicy, DynamicBatcher
 from modelport.config import ModelConfig
+from modelport.drift import Profile
 from modelport.errors import ModelNotReady
 from modelport.requestlog import RequestLog
 from modelport.runtimes import Runtime
@@ -65,6 +66,8 @@ class LoadedModel:
     keeper: Keeper | None = None
     request_log: RequestLog | None = None
     """A sample of its requests, when its config asks for one."""
+    drift_profile: Profile | None = None
+    """The reference its logged requests are compared with (``logging.drift``)."""
     memory_bytes: int = 0
     """Measured when loaded under a memory budget (0 without one)."""
     used_ns: int = field(init=False, default_factory=time.perf_counter_ns)
@@ -74,7 +77,13 @@ class LoadedModel:
     def __post_init__(self) -> None:
         logging_config = self.config.request_logging
         if logging_config is not None:
-            self.request_log = RequestLog(logging_config, self.metadata.name, self.version)
+            self.request_log = RequestLog(
+                logging_config,
+                self.metadata.name,
+                self.version,
+                batched=self.metadata.max_batch_size > 0,
+                profile=self.drift_profile,
+            )
         if not self.inline:
             workers = self.config.instance_count
             self.executor = ThreadPoolExecutor(workers, thread_name_prefix="modelport-model")

@@ -293,6 +293,7 @@ class ModelRegistry:
                         m.resident if m else False,
                         _logged(m),
                         _live(m),
+                        _drift(m),
                     )
                 )
         return found
@@ -315,6 +316,11 @@ def _live(model: LoadedModel | None) -> dict[str, float] | None:
     if log is None or not log.labels:
         return None
     return {**live_figures(log.window), "labels": float(log.labels)}
+
+
+def _drift(model: LoadedModel | None) -> dict[str, dict[str, float]] | None:
+    log = model.request_log if model is not None else None
+    return log.drift.figures() if log is not None and log.drift is not None else None
 
 
 def _group(found: Found) -> dict[str, list[ModelSource | ModelProblem]]:

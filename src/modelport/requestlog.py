@@ -4,11 +4,13 @@ Configured per model in ``config.yaml`` (``logging: {sink: DIR-or-URL, sample: 0
 true, outputs: true}``); a model without it is never recorded. On the request path a record
 costs a coin flip and, when sampled, a non-blocking put into a bounded queue: when the queue
 is full the record is dropped and counted, and the request never waits. A thread per model
-version turns records into JSON lines and writes them in files of at most ``FILE_BYTES``,
-one file every ``FLUSH_S`` at most, named ``<sink>/<model>/<version>/requests-<UTC time>-<n>
-.jsonl``: each file is written whole, once, so an object store (any fsspec URL) works like a
-folder. A record: ``time``, ``request_id`` (the one the client got in ``x-request-id``),
-``model``, ``version``, and ``inputs`` / ``outputs`` by name (datatype, shape, data).
+version writes records in files of about ``FILE_BYTES`` at most, one every ``FLUSH_S`` at
+most, named ``<sink>/<model>/<version>/requests-<UTC time>-<n>.jsonl`` (or ``.parquet``,
+``logfiles.py``): each file is written whole, once, so an object store (any fsspec URL) works
+like a folder. A record: ``time``, ``request_id`` (the one the client got in
+``x-request-id``), ``model``, ``version``, and ``inputs`` / ``outputs`` by name (datatype,
+shape, data). With ``drift`` configured, the same thread adds each sampled request to the
+model's drift windows (``drift.py``).
 """
 
 from __future__ import annotations
@@ -23,11 +25,12 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import orjson
 
+from modelport import logfiles
 from modelport.accesslog import utc_stamp
 from modelport.config import RequestLogging
-from modelport.types import InferRequest, InferResponse
+from modelport.drift import DriftMonitor, Profile
+from modelport.types import InferInput, InferOutput, InferRequest, InferResponse
 
 logger = logging.getLogger(__name__)
 
@@ -40,7 +43,8 @@ WINDOW = 1_000
 """Labelled rows the live metrics are computed over (the newest)."""
 _STOP = None
 Label = str | int | float | bool
-Entry = tuple[float, str, InferRequest, InferResponse] | tuple[float, str, list[Label]]
+RequestEntry = tuple[float, str, InferRequest, InferResponse]
+Entry = RequestEntry | tuple[float, str, list[Label]]
 
 
 class RequestLog:
@@ -53,8 +57,15 @@ class RequestLog:
         version: str,
         capacity: int = CAPACITY,
         flush_s: float = FLUSH_S,
+        batched: bool = True,
+        profile: Profile | None = None,
     ) -> None:
+        logfiles.require(config.format)
         self.config = config
+        watch = config.drift
+        self.drift = DriftMonitor(profile, watch.window, watch.reference_rows) if watch else None
+        """Drift of the sampled requests from the reference, when the config asks for it."""
+        self._batched = batched
         self.folder = f"{config.sink.rstrip('/')}/{model}/{version}"
         self.model, self.version = model, version
         self.recorded = 0
@@ -126,7 +137,7 @@ class RequestLog:
         self._thread = None
 
     def _write(self) -> None:
-        lines: list[bytes] = []
+        records: list[dict[str, Any]] = []
         size, deadline, stopping = 0, time.monotonic() + self._flush_s, False
         while not stopping:
             try:
@@ -135,21 +146,26 @@ class RequestLog:
             except queue.Empty:
                 entry = None  # nothing arrived: only the deadline may flush
             if entry is not None:
-                lines.append(self._line(entry))
-                size += len(lines[-1])
+                self._observe(entry)
+                records.append(self._record(entry))
+                size += _size(entry)
             expired = time.monotonic() >= deadline
-            if lines and (stopping or expired or size >= FILE_BYTES):
-                self._flush(lines)
-                lines, size = [], 0
+            if records and (stopping or expired or size >= FILE_BYTES):
+                self._flush(records)
+                records, size = [], 0
             if expired:
                 deadline = time.monotonic() + self._flush_s
 
-    def _line(self, entry: Entry) -> bytes:
+    def _observe(self, entry: Entry) -> None:
+        if self.drift is not None and len(entry) == 4:
+            tensors = _tensors(entry)
+            self.drift.observe(((t.name, t.data) for t in tensors), self._batched)
+
+    def _record(self, entry: Entry) -> dict[str, Any]:
         if len(entry) == 3:
             at, request_id, labels = entry
             label: dict[str, Any] = {"time": utc_stamp(at), "kind": "label", "model": self.model}
-            label |= {"request_id": request_id, "labels": labels}
-            return orjson.dumps(label) + b"\n"
+            return label | {"request_id": request_id, "labels": labels}
         at, request_id, request, response = entry
         record: dict[str, Any] = {
             "time": utc_stamp(at),
@@ -162,23 +178,35 @@ class RequestLog:
             record["inputs"] = {t.name: _tensor(t.datatype, t.data) for t in request.inputs}
         if self.config.outputs:
             record["outputs"] = {o.name: _tensor(o.datatype, o.data) for o in response.outputs}
-        return orjson.dumps(record, option=orjson.OPT_SERIALIZE_NUMPY) + b"\n"
+        return record
 
-    def _flush(self, lines: list[bytes]) -> None:
+    def _flush(self, records: list[dict[str, Any]]) -> None:
         self._files += 1
-        name = f"requests-{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}-{self._files:06d}.jsonl"
+        stamp = f"{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}-{self._files:06d}"
         try:
-            _write_file(f"{self.folder}/{name}", b"".join(lines))
+            for pattern, content in logfiles.encode(records, self.config.format):
+                _write_file(f"{self.folder}/{pattern.format(stamp)}", content)
         except Exception as exc:  # a sink that fails loses these records, not the server
-            self.lost += len(lines)
-            logger.error("request log: cannot write %s/%s: %s", self.folder, name, exc)
+            self.lost += len(records)
+            logger.error("request log: cannot write to %s: %s", self.folder, exc)
+
+
+def _size(entry: Entry) -> int:
+    """About what the entry takes in a file."""
+    if len(entry) == 4:
+        return 200 + sum(3 * int(t.data.nbytes) for t in _tensors(entry))
+    return 100 + 10 * len(entry[2])
+
+
+def _tensors(entry: RequestEntry) -> list[InferInput | InferOutput]:
+    return [*entry[2].inputs, *entry[3].outputs]
 
 
 def _write_file(path: str, content: bytes) -> None:
     if "://" not in path:
         target = Path(path)
         target.parent.mkdir(parents=True, exist_ok=True)
-        partial = target.with_suffix(".partial")
+        partial = target.with_name(target.name + ".partial")
         partial.write_bytes(content)
         partial.replace(target)  # a reader never sees half a file
         return

@@ -199,3 +199,65 @@ async def test_feedback_goes_through_the_access_policy_as_inference(tmp_path: Pa
         assert await status("a-key-that-only-reads") == 403
         assert await status("a-key-that-may-infer") == 200
     await server.stop()
+
+
+@pytest.fixture
+async def served_grpc(tmp_path: Path) -> AsyncIterator[tuple[str, str]]:
+    """``scores`` logs every request; ``plain`` logs none; (REST, gRPC) addresses."""
+    repo, sink = tmp_path / "repo", tmp_path / "records"
+    models.identity(repo / "scores" / "1" / "model.onnx", TensorProto.FLOAT)
+    (repo / "scores" / "config.yaml").write_text(f"logging: {{sink: {sink}}}\n")
+    models.identity(repo / "plain" / "1" / "model.onnx", TensorProto.FLOAT)
+    server = Server(Settings(model_repositories=(str(repo),), http_port=0, grpc_port=0))
+    await server.start()
+    yield f"127.0.0.1:{server.http_port}", f"127.0.0.1:{server.grpc_port}"
+    await server.stop()
+
+
+async def test_feedback_over_grpc_joins_like_rest(served_grpc) -> None:
+    rest, grpc_address = served_grpc
+
+    def send() -> None:
+        with Client(grpc_address, protocol="grpc") as client:
+            rows = np.eye(3, 4, dtype=np.float32)  # predicts classes 0, 1, 2
+            client.infer("scores", {"input": rows}, request_id="g-1")
+            assert client.feedback("scores", "g-1", [np.int64(0), 1, 3]) is True
+            assert client.feedback("scores", "g-2", ["fraud", True, 2.5]) is False
+
+    await asyncio.to_thread(send)
+    async with httpx2.AsyncClient(base_url=f"http://{rest}") as http:
+        metrics = (await http.get("/metrics")).text
+    assert _metric(metrics, "modelport_live_accuracy") == pytest.approx(2 / 3)
+    assert _metric(metrics, "modelport_live_labels_total") == 3
+
+
+async def test_bad_grpc_feedback_gets_the_status_rest_gets(served_grpc) -> None:
+    import grpc
+
+    from modelport.errors import ModelNotFound
+    from modelport.protocol._generated import feedback_pb2 as fb
+    from modelport.protocol._generated import feedback_pb2_grpc as fb_grpc
+
+    _, grpc_address = served_grpc
+
+    def send() -> None:
+        with Client(grpc_address, protocol="grpc") as client:
+            with pytest.raises(InvalidInput, match="add a `logging:` block"):
+                client.feedback("plain", "a", [1])
+            with pytest.raises(ModelNotFound):
+                client.feedback("nope", "a", [1])
+            with pytest.raises(InvalidInput, match="1 to"):
+                client.feedback("scores", "a", [])
+            with pytest.raises(InvalidInput, match="needs 'id'"):
+                client.feedback("scores", "", [1])
+            with pytest.raises(InvalidInput, match="number, a string or a boolean"):
+                client.feedback("scores", "a", [[1]])
+        with grpc.insecure_channel(grpc_address) as channel:
+            stub = fb_grpc.FeedbackStub(channel)
+            empty = fb.ModelFeedbackRequest(model_name="scores", id="a", labels=[fb.Label()])
+            with pytest.raises(grpc.RpcError) as refused:
+                stub.ModelFeedback(empty, timeout=10)
+            assert refused.value.code() is grpc.StatusCode.INVALID_ARGUMENT
+            assert "sets one value" in refused.value.details()
+
+    await asyncio.to_thread(send)

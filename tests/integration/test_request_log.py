@@ -121,13 +121,47 @@ def test_a_failing_sink_loses_records_not_the_server(tmp_path: Path) -> None:
     "block",
     ["logging: {sample: 0.1}", "logging: {sink: /x, sample: 0}", "logging: {sink: /x, sample: 2}",
      "logging: {sink: /x, inputs: maybe}", "logging: {sink: '', sample: 0.5}", "logging: [1]",
-     "logging: {sink: /x, rate: 1}"],
+     "logging: {sink: /x, rate: 1}", "logging: {sink: /x, format: csv}",
+     "logging: {sink: /x, drift: maybe}", "logging: {sink: /x, drift: {window: 5}}",
+     "logging: {sink: /x, drift: {profile: ../other/profile.json}}",
+     "logging: {sink: /x, drift: {profile: /etc/profile.json}}",
+     "logging: {sink: /x, drift: {reference_rows: 1.5}}", "logging: {sink: /x, drift: {bins: 3}}"],
 )  # fmt: skip
 def test_a_bad_logging_block_is_refused_naming_it(block: str) -> None:
     with pytest.raises(ConfigError, match="logging"):
         parse_model_config(block, "config.yaml")
 
 
+def test_a_drift_block_reads_its_defaults_and_settings() -> None:
+    watched = parse_model_config("logging: {sink: /x, drift: true}", "config.yaml")
+    assert watched.request_logging is not None and watched.request_logging.drift is not None
+    assert watched.request_logging.drift.window == 1000
+    block = "logging: {sink: /x, format: parquet, drift: {profile: ref/p.json, window: 50}}"
+    given = parse_model_config(block, "config.yaml").request_logging
+    assert given is not None and given.format == "parquet" and given.drift is not None
+    assert (given.drift.profile, given.drift.window) == ("ref/p.json", 50)
+
+
 def test_no_logging_block_no_records() -> None:
     assert parse_model_config("max_batch_size: 8\n", "config.yaml").request_logging is None
     assert parse_model_config("logging: false\n", "config.yaml").request_logging is None
+
+
+def test_parquet_files_hold_the_same_records(tmp_path: Path) -> None:
+    from modelport import logfiles
+
+    config = RequestLogging(str(tmp_path), format="parquet")
+    log = RequestLog(config, "m", "1", flush_s=60)
+    for i in range(5):
+        log.offer(*_entry(i))
+    log.label("r-3", ["fraud"])
+    log.label("r-4", [2.5])
+    log.close()
+    files = sorted(p.name.split("-")[0] for p in (tmp_path / "m" / "1").iterdir())
+    assert files == ["labels", "requests"]
+    records = {(r["kind"], r["request_id"]): r for r in logfiles.read(tmp_path)}
+    request = records["request", "r-2"]
+    assert request["inputs"]["x"] == {"datatype": "FP32", "shape": [1, 2], "data": [2.0, 2.0]}
+    assert request["outputs"]["y"]["data"] == [4.0, 4.0]
+    assert records["label", "r-3"]["labels"] == ["fraud"]
+    assert records["label", "r-4"]["labels"] == [2.5]

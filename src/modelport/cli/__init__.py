@@ -6,7 +6,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from modelport.cli import convert, evaluate, examples, predict, serve
+from modelport.cli import convert, evaluate, examples, predict, profile, serve
 from modelport.cli.hints import missing_module
 from modelport.errors import ModelportError
 from modelport.version import __version__
@@ -17,6 +17,7 @@ COMMANDS = {
     "predict": predict,
     "evaluate": evaluate,
     "convert": convert,
+    "profile-data": profile,
 }
 
 

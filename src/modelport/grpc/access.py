@@ -30,9 +30,10 @@ ACTIONS: dict[str, tuple[Action, str | None]] = {
     "RepositoryModelUnload": (Action.ADMIN, "model_name"),
     "ModelInfer": (Action.INFER, "model_name"),
     "ModelStreamInfer": (Action.INFER, "model_name"),
+    "ModelFeedback": (Action.INFER, "model_name"),
 }
-"""Inference-service RPC → its action, and the request field naming its model (None: no
-model; ANYWHERE: every model)."""
+"""Inference- and feedback-service RPC → its action, and the request field naming its model
+(None: no model; ANYWHERE: every model)."""
 
 
 def action_of(method: str, request: Any) -> tuple[Action, Model]:
@@ -62,14 +63,15 @@ def trailers_for(exc: ModelportError) -> tuple[tuple[str, str], ...]:
 
 
 class AccessInterceptor(grpc.ServerInterceptor):  # type: ignore[misc]
-    def __init__(self, policy: AccessPolicy, inference_service: str) -> None:
+    def __init__(self, policy: AccessPolicy, services: tuple[str, ...]) -> None:
         self.policy = policy
-        self.inference_service = inference_service
+        self.services = services
+        """The services whose servicers check each call against its model."""
 
     def intercept_service(self, continuation: Callable[[Any], Any], details: Any) -> Any:
         handler = continuation(details)
         service, _, method = str(details.method).lstrip("/").rpartition("/")
-        if handler is None or (service == self.inference_service and method in ACTIONS):
+        if handler is None or (service in self.services and method in ACTIONS):
             return handler  # the servicer checks it against the model it names
         action = Action.HEALTH if service.startswith("grpc.health.") else Action.READ
         metadata = dict(details.invocation_metadata or ())

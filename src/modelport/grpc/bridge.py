@@ -57,6 +57,19 @@ class LoopBridge:
         """Run a coroutine on the loop and wait for its result (load, unload)."""
         return asyncio.run_coroutine_threadsafe(coroutine, self._loop).result()
 
+    def call(self, function: Callable[..., T], *args: object) -> T:
+        """Run ``function(*args)`` on the loop and wait for its result (feedback)."""
+        done: Future[T] = Future()
+
+        def settle() -> None:
+            try:
+                _settle(done, function(*args))
+            except Exception as exc:
+                _settle(done, exc)
+
+        self._loop.call_soon_threadsafe(settle)
+        return done.result()
+
     def call_soon(self, function: Callable[..., object], *args: object) -> None:
         """Run ``function(*args)`` on the loop (the access log is the loop's)."""
         self._loop.call_soon_threadsafe(function, *args)

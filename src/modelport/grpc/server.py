@@ -1,4 +1,5 @@
-"""The gRPC server: V2 inference, grpc.health.v1 and reflection, with explicit size limits.
+"""The gRPC server: V2 inference, modelport.v1.Feedback, grpc.health.v1 and reflection, with
+explicit size limits.
 
 grpcio's thread-pool server, not ``grpc.aio``: on one core it serves about 1.5x the calls
 (benchmarks/results). Its threads hand inferences to the event loop (``bridge.py``).
@@ -19,24 +20,28 @@ from modelport.auth import AccessPolicy
 from modelport.dataplane import DataPlane
 from modelport.grpc.access import AccessInterceptor
 from modelport.grpc.bridge import LoopBridge
-from modelport.grpc.servicer import InferenceServicer
+from modelport.grpc.servicer import FeedbackServicer, InferenceServicer
+from modelport.protocol._generated import feedback_pb2 as fb
+from modelport.protocol._generated import feedback_pb2_grpc as fb_grpc
 from modelport.protocol._generated import grpc_service_pb2 as pb
 from modelport.protocol._generated import grpc_service_pb2_grpc as pb_grpc
 from modelport.tracing import Tracing
 
 SERVICE = pb.DESCRIPTOR.services_by_name["GRPCInferenceService"].full_name
+FEEDBACK = fb.DESCRIPTOR.services_by_name["Feedback"].full_name
 DEFAULT_CALLS = 128
 """Calls served at once, one thread each (an open stream holds its thread); more are
 refused with RESOURCE_EXHAUSTED rather than queued without an answer."""
 
 
 def _reflection_pool() -> descriptor_pool.DescriptorPool:
-    """Our messages live in a private pool (see scripts/gen-proto); health joins them there so
-    reflection can describe both."""
-    try:
-        pb.POOL.FindFileByName(health_pb2.DESCRIPTOR.name)
-    except KeyError:
-        pb.POOL.AddSerializedFile(health_pb2.DESCRIPTOR.serialized_pb)
+    """Our messages live in private pools (see scripts/gen-proto); feedback and health join
+    the inference service's there so reflection can describe all three."""
+    for descriptor in (fb.DESCRIPTOR, health_pb2.DESCRIPTOR):
+        try:
+            pb.POOL.FindFileByName(descriptor.name)
+        except KeyError:
+            pb.POOL.AddSerializedFile(descriptor.serialized_pb)
     return pb.POOL
 
 
@@ -72,15 +77,17 @@ class GrpcServer:
         ]
         pool = ThreadPoolExecutor(self._calls, thread_name_prefix="modelport-grpc")
         keyed = self._policy.keyring is not None  # the interceptor only where keys exist
-        interceptors = [AccessInterceptor(self._policy, SERVICE)] if keyed else []
+        interceptors = [AccessInterceptor(self._policy, (SERVICE, FEEDBACK))] if keyed else []
         server = grpc.server(
             pool, options=options, maximum_concurrent_rpcs=self._calls, interceptors=interceptors
         )
         bridge = LoopBridge(self._dataplane, asyncio.get_running_loop())
         servicer = InferenceServicer(bridge, self._policy, self._access, self._tracing)
         pb_grpc.add_GRPCInferenceServiceServicer_to_server(servicer, server)  # type: ignore[no-untyped-call]
+        feedback = FeedbackServicer(bridge, self._policy, self._access, self._tracing)
+        fb_grpc.add_FeedbackServicer_to_server(feedback, server)  # type: ignore[no-untyped-call]
         health_pb2_grpc.add_HealthServicer_to_server(self._health, server)
-        names = (SERVICE, health.SERVICE_NAME, reflection.SERVICE_NAME)
+        names = (SERVICE, FEEDBACK, health.SERVICE_NAME, reflection.SERVICE_NAME)
         reflection.enable_server_reflection(names, server, pool=_reflection_pool())
         address = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
         try:

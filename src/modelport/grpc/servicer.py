@@ -1,4 +1,5 @@
-"""GRPCInferenceService: each method decodes, calls the data plane, encodes. Nothing else.
+"""GRPCInferenceService and modelport.v1.Feedback: each method decodes, calls the data plane,
+encodes. Nothing else.
 
 Methods run in grpcio's pool threads; inferences, loads and failure counts go to the event
 loop through :class:`~modelport.grpc.bridge.LoopBridge`, reads (health, metadata, config,
@@ -27,6 +28,8 @@ from modelport.grpc.access import action_of, authorization, peer_host, trailers_
 from modelport.grpc.bridge import LoopBridge
 from modelport.grpc.errors import GRPC_STATUS
 from modelport.protocol import v2_grpc
+from modelport.protocol._generated import feedback_pb2 as fb
+from modelport.protocol._generated import feedback_pb2_grpc as fb_grpc
 from modelport.protocol._generated import grpc_service_pb2 as pb
 from modelport.protocol._generated import grpc_service_pb2_grpc as pb_grpc
 from modelport.tracing import Tracing
@@ -113,7 +116,10 @@ def _record(
     )
 
 
-class InferenceServicer(pb_grpc.GRPCInferenceServiceServicer):
+class ServicerBase:
+    """What every modelport servicer shares: the access policy, request ids and access lines
+    (used by :func:`mapped`)."""
+
     def __init__(
         self,
         bridge: LoopBridge,
@@ -158,6 +164,10 @@ class InferenceServicer(pb_grpc.GRPCInferenceServiceServicer):
     def count_failure(self, method: str, request: Any, code: ErrorCode) -> None:
         if method in ("ModelInfer", "ModelStreamInfer"):
             self.bridge.count_failure(code, getattr(request, "model_name", ""))
+
+
+class InferenceServicer(ServicerBase, pb_grpc.GRPCInferenceServiceServicer):
+    """inference.GRPCInferenceService, Triton's and KServe's."""
 
     @mapped
     def ServerLive(self, request: pb.ServerLiveRequest, context: Any) -> Any:
@@ -323,3 +333,13 @@ class _Stream:
             pending = list(self._pending)
         for future in pending:
             future.cancel()
+
+
+class FeedbackServicer(ServicerBase, fb_grpc.FeedbackServicer):
+    """modelport.v1.Feedback: labels for an earlier prediction (as ``POST .../feedback``)."""
+
+    @mapped
+    def ModelFeedback(self, request: fb.ModelFeedbackRequest, context: Any) -> Any:
+        request_id, labels = v2_grpc.decode_feedback(request)
+        joined = self.bridge.call(self.dataplane.feedback, request.model_name, request_id, labels)
+        return v2_grpc.feedback_response(request_id, joined)

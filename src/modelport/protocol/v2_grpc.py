@@ -15,8 +15,9 @@ from google.protobuf import json_format
 from modelport.config import ModelConfig
 from modelport.errors import InvalidInput
 from modelport.protocol import v2_extensions
+from modelport.protocol._generated import feedback_pb2 as fb
 from modelport.protocol._generated import grpc_service_pb2 as pb
-from modelport.protocol.v2_json import reject_duplicates
+from modelport.protocol.v2_json import Label, checked_feedback, reject_duplicates
 from modelport.tensor import (
     DataType,
     TensorSpec,
@@ -204,3 +205,35 @@ def decode_metadata(msg: pb.ModelMetadataResponse) -> ModelMetadata:
     return ModelMetadata(
         msg.name, msg.platform, specs(msg.inputs), specs(msg.outputs), tuple(msg.versions)
     )
+
+
+def decode_feedback(request: fb.ModelFeedbackRequest) -> tuple[str, list[Label]]:
+    """modelport.v1.Feedback's request: the request id and one label per row."""
+    labels = []
+    for label in request.labels:
+        kind = label.WhichOneof("value")
+        if kind is None:
+            raise InvalidInput("each label sets one value: a string, an int, a double or a bool")
+        labels.append(getattr(label, kind))
+    return checked_feedback(request.id, labels)
+
+
+def feedback_response(request_id: str, joined: bool) -> fb.ModelFeedbackResponse:
+    return fb.ModelFeedbackResponse(id=request_id, joined=joined)
+
+
+def encode_feedback(model: str, request_id: str, labels: list[Label]) -> fb.ModelFeedbackRequest:
+    """The client's side of :func:`decode_feedback`."""
+    return fb.ModelFeedbackRequest(
+        model_name=model, id=request_id, labels=[_label(v) for v in labels]
+    )
+
+
+def _label(value: Label) -> fb.Label:
+    if isinstance(value, bool):
+        return fb.Label(bool_value=value)
+    if isinstance(value, int):
+        return fb.Label(int64_value=value)
+    if isinstance(value, float):
+        return fb.Label(double_value=value)
+    return fb.Label(string_value=str(value))

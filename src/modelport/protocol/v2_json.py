@@ -287,19 +287,24 @@ def _index_row(e: ModelIndexEntry) -> dict[str, object]:
 
 
 FEEDBACK_MAX_LABELS = 100_000
+Label = str | int | float | bool
 
 
-def decode_feedback(obj: object) -> tuple[str, list[str | int | float | bool]]:
+def decode_feedback(obj: object) -> tuple[str, list[Label]]:
     """``{"id": REQUEST_ID, "label": VALUE}`` or ``{"id": ..., "labels": [VALUE, ...]}``
     (one per row of the request): the request id and its labels."""
     if not isinstance(obj, dict) or set(obj) - {"id", "label", "labels"}:
         raise InvalidInput('feedback is {"id": REQUEST_ID, "label": VALUE} or "labels": [...]')
-    request_id = obj.get("id")
-    if not isinstance(request_id, str) or not request_id:
-        raise InvalidInput("feedback needs 'id': the request id the prediction was answered with")
     if ("label" in obj) == ("labels" in obj):
         raise InvalidInput("feedback takes one of 'label' (one row) or 'labels' (a list)")
     labels = [obj["label"]] if "label" in obj else obj["labels"]
+    return checked_feedback(obj.get("id"), labels)
+
+
+def checked_feedback(request_id: object, labels: object) -> tuple[str, list[Label]]:
+    """Feedback's request id and labels, refused unless well formed (JSON and gRPC alike)."""
+    if not isinstance(request_id, str) or not request_id:
+        raise InvalidInput("feedback needs 'id': the request id the prediction was answered with")
     if not isinstance(labels, list) or not 0 < len(labels) <= FEEDBACK_MAX_LABELS:
         raise InvalidInput(f"'labels' must be a list of 1 to {FEEDBACK_MAX_LABELS} values")
     if not all(type(v) in (str, int, float, bool) for v in labels):

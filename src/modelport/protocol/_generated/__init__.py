@@ -1,1 +1,1 @@
-"""Generated from proto/grpc_service.proto by scripts/gen-proto; do not edit."""
+"""Generated from proto/*.proto by scripts/gen-proto; do not edit."""
