@@ -22,7 +22,6 @@ from typing import Any
 import numpy as np
 import orjson
 
-from modelport import logfiles
 from modelport.client import Client
 from modelport.datasets import Dataset
 from modelport.version import __version__
@@ -51,69 +50,15 @@ def score(data: Dataset, outputs: np.ndarray, latencies: list[float]) -> dict[st
     """The report: quality metrics from scikit-learn, and latency figures."""
     report: dict[str, Any] = {"dataset": data.name, "samples": len(data.y), "task": data.task}
     if data.task == "classification":
-        report |= _classification(data.y, outputs)
+        report |= classification(data.y, outputs)
         if data.class_names:
             report["class_names"] = {str(i): n for i, n in enumerate(data.class_names)}
     else:
-        report |= _regression(data.y, outputs.reshape(len(data.y), -1)[:, 0])
+        report |= regression(data.y, outputs.reshape(len(data.y), -1)[:, 0])
     lat_ms = np.array(latencies) * 1000
     report["latency_ms"] = {f"p{p}": float(np.percentile(lat_ms, p)) for p in (50, 95, 99)}
     report["throughput_samples_per_s"] = len(data.y) / float(sum(latencies))
     return report
-
-
-def from_log(folder: Path, model: str) -> tuple[dict[str, Any], np.ndarray, np.ndarray]:
-    """Score what a model really answered: its request log's predictions joined to the
-    labels sent back for them (``POST .../feedback``), overall and per version."""
-    requests, labels = _read_log(folder, model)
-    rows: dict[str, list[tuple[Any, np.ndarray]]] = {}
-    for request_id, record in requests.items():
-        truth, outputs = labels.get(request_id), record.get("outputs")
-        if truth is None or not outputs:
-            continue
-        first = next(iter(outputs.values()))
-        scores = np.asarray(first["data"]).reshape(first["shape"])
-        scores = scores.reshape(len(scores), -1) if scores.ndim else scores.reshape(1, 1)
-        for label, row in zip(truth, scores, strict=False):
-            rows.setdefault(record["version"], []).append((label, row))
-    if not rows:
-        raise ValueError(f"no prediction of {model!r} in {folder} has a label yet")
-    every = [pair for pairs in rows.values() for pair in pairs]
-    versions = ", ".join(sorted(rows))
-    report: dict[str, Any] = {"model": model, "version": versions}
-    report["dataset"] = f"request log {folder}"
-    report |= _quality(every)
-    report["versions"] = {v: _quality(pairs) for v, pairs in sorted(rows.items())}
-    report["evaluated_at"] = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
-    report["modelport_version"] = __version__
-    y, outputs = _arrays(every)
-    return report, y, outputs
-
-
-def _read_log(folder: Path, model: str) -> tuple[dict[str, Any], dict[str, list[Any]]]:
-    requests: dict[str, Any] = {}
-    labels: dict[str, list[Any]] = {}
-    for record in logfiles.read(folder):
-        if record.get("model") != model:
-            continue
-        if record.get("kind") == "label":
-            labels[record["request_id"]] = record["labels"]  # the latest word wins
-        elif record.get("kind") == "request":
-            requests[record["request_id"]] = record
-    return requests, labels
-
-
-def _arrays(pairs: list[tuple[Any, np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:
-    return np.array([label for label, _ in pairs]), np.stack([row for _, row in pairs])
-
-
-def _quality(pairs: list[tuple[Any, np.ndarray]]) -> dict[str, Any]:
-    y, outputs = _arrays(pairs)
-    task = "regression" if y.dtype.kind == "f" else "classification"
-    found: dict[str, Any] = {"samples": len(y), "task": task}
-    if task == "classification":
-        return found | _classification(y, outputs)
-    return found | _regression(y, outputs[:, 0])
 
 
 def provenance(client: Client, model: str, server: str, protocol: str) -> dict[str, Any]:
@@ -136,7 +81,7 @@ def predicted_labels(outputs: np.ndarray) -> np.ndarray:
     return flat.argmax(axis=1) if flat.shape[1] > 1 else flat[:, 0].round().astype(int)
 
 
-def _classification(y: np.ndarray, outputs: np.ndarray) -> dict[str, Any]:
+def classification(y: np.ndarray, outputs: np.ndarray) -> dict[str, Any]:
     from sklearn import metrics
 
     predicted = predicted_labels(outputs)
@@ -150,12 +95,12 @@ def _classification(y: np.ndarray, outputs: np.ndarray) -> dict[str, Any]:
     found["labels"] = [int(v) for v in labels]
     found["confusion_matrix"] = metrics.confusion_matrix(y, predicted, labels=labels).tolist()
     scores = outputs.reshape(len(outputs), -1)
-    if len(labels) == 2 and scores.shape[1] == 2:
+    if len(labels) == 2 and scores.shape[1] == 2 and len(np.unique(y)) == 2:
         found["roc_auc"] = metrics.roc_auc_score(y, scores[:, 1])
     return found
 
 
-def _regression(y: np.ndarray, predicted: np.ndarray) -> dict[str, Any]:
+def regression(y: np.ndarray, predicted: np.ndarray) -> dict[str, Any]:
     from sklearn import metrics
 
     return {

@@ -61,7 +61,8 @@ async def profiled(tmp_path: Path) -> AsyncIterator[Server]:
     models.identity(repo / "scores" / "1" / "model.onnx", TensorProto.FLOAT)
     training = tmp_path / "training.npy"
     np.save(training, RNG.normal(size=(4000, FEATURES)).astype(np.float32))
-    assert main(["profile-data", str(training), "--out", str(repo / "scores" / "profile.json")]) == 0
+    profile = repo / "scores" / "profile.json"
+    assert main(["profile-data", str(training), "--out", str(profile)]) == 0
     (repo / "scores" / "config.yaml").write_text(
         f"logging: {{sink: {sink}, drift: {{window: 200, reference_rows: 200}}}}\n"
     )

@@ -9,10 +9,11 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from modelport import evaluate
+from modelport import evaluate, logreport
 from modelport.cli.hints import DefaultsShown
 from modelport.client import Client
 from modelport.datasets import DATASETS, load_dataset
+from modelport.drift import Profile
 from modelport.errors import InvalidInput
 
 
@@ -42,6 +43,22 @@ def add_parser(commands: Any, name: str) -> None:
         help="score the model's request log (its sink folder) joined to the labels sent"
         " back for it, instead of sending a data set",
     )
+    cmd.add_argument(
+        "--window",
+        type=_duration,
+        default=0.0,
+        metavar="DURATION",
+        help="with --from-log: also score each window of this length (30s, 15m, 1h, 1d)",
+    )
+    cmd.add_argument(
+        "--profile",
+        type=Path,
+        help="with --from-log: the drift reference (modelport profile-data); default: the"
+        " log's first --reference-rows rows",
+    )
+    cmd.add_argument(
+        "--reference-rows", type=int, default=logreport.REFERENCE_ROWS, help="see --profile"
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -63,16 +80,57 @@ def run(args: argparse.Namespace) -> int:
 
 def _from_log(args: argparse.Namespace) -> int:
     try:
-        report, y, outputs = evaluate.from_log(args.from_log, args.model)
+        profile = Profile.load(args.profile) if args.profile else None
+        report, y, outputs = logreport.from_log(
+            args.from_log, args.model, args.window, profile, args.reference_rows
+        )
     except (OSError, ValueError) as exc:
         raise InvalidInput(f"cannot score the request log: {exc}") from exc
     paths = evaluate.write_report(report, args.out, y, outputs)
+    if report.get("windows"):
+        paths.extend(_windows_plot(report, args.out))
     quality = "accuracy" if report["task"] == "classification" else "mse"
     print(
         f"{args.model}: {report['samples']} labelled predictions, {quality} {report[quality]:.4f}"
     )
+    for tensor, figures in report["drift"].items():
+        psi, ks = figures.get("psi", 0.0), figures.get("ks", 0.0)
+        print(f"  drift of {tensor}: PSI {psi:.3f}, KS {ks:.3f} (worst feature)")
+    for window in report.get("windows", []):
+        print("  " + _window_line(window))
     print("wrote " + ", ".join(str(p) for p in paths))
     return 0
+
+
+def _windows_plot(report: dict[str, Any], out: Path) -> list[Path]:
+    try:
+        png = logreport.windows_plot(report)
+    except ImportError:
+        return []
+    (out / "windows.png").write_bytes(png)
+    return [out / "windows.png"]
+
+
+def _window_line(window: dict[str, Any]) -> str:
+    figures = [f"{k} {window[k]:.3f}" for k in logreport.QUALITY_KEYS if k in window]
+    psi = [f"PSI {t} {d['psi']:.3f}" for t, d in window["drift"].items() if "psi" in d]
+    counts = f"{window['requests']} requests, {window['samples']} labelled"
+    return f"{window['start']}: " + ", ".join([counts, *figures, *psi])
+
+
+UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def _duration(text: str) -> float:
+    """``90``, ``30s``, ``15m``, ``1h``, ``1d`` in seconds."""
+    number, unit = (text[:-1], text[-1]) if text and text[-1] in UNITS else (text, "s")
+    try:
+        seconds = float(number) * UNITS[unit]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a duration (30s, 15m, 1h, 1d)") from None
+    if not 0 < seconds < float("inf"):
+        raise argparse.ArgumentTypeError(f"{text!r}: a window's duration is more than 0 seconds")
+    return seconds
 
 
 @contextmanager
