@@ -7,9 +7,10 @@ V2 JSON at c=16, 3 s warm-up and 10 s measured, in turn: the commits before requ
 before tracing existed (checked out into temporary worktrees), today's defaults (request
 ids; no access log, no tracing), ``--access-log`` as text and as JSON (stdout to /dev/null),
 tracing on (every span exported over OTLP/HTTP to a receiver that drops them), and the mlp
-with request logging at sample 0.1 (inputs and outputs, to a local folder). Rounds
-interleaved, the median kept. Targets (issue 13): JSON access lines < 5% of requests/s,
-tracing off 0%, request logging at 0.1 < 5%. Writes ``results/<date>-observability.md``.
+with request logging at sample 0.1 (inputs and outputs, to a local folder; JSONL, or Parquet;
+with and without drift figures) and at 1.0 with drift. Rounds interleaved, the median kept.
+Targets (issue 13): JSON access lines < 5% of requests/s, tracing off 0%, request logging at
+0.1 < 5%. Writes ``results/<date>-observability.md``.
 """
 
 from __future__ import annotations
@@ -41,9 +42,18 @@ VARIANTS = {
     "--access-log --log-format json": ["--access-log", "true", "--log-format", "json"],
     "tracing on (OTLP/HTTP)": [],
     "request log, sample 0.1": [],
+    "request log, sample 0.1, drift": [],
+    "request log, sample 0.1, Parquet, drift": [],
+    "request log, sample 1.0, drift": [],
 }
-LOGGED = "request log, sample 0.1"
-"""Served from a copy of the repository whose mlp has ``logging: {sample: 0.1}``."""
+LOGGED = {
+    "request log, sample 0.1": "sample: 0.1",
+    "request log, sample 0.1, drift": "sample: 0.1, drift: true",
+    "request log, sample 0.1, Parquet, drift": "sample: 0.1, format: parquet, drift: true",
+    "request log, sample 1.0, drift": "sample: 1.0, drift: true",
+}
+"""Served from a copy of the repository whose mlp has this ``logging:`` block (drift against
+the first 1,000 rows, all 784 input features and 10 outputs)."""
 ROUNDS = int(os.environ.get("ROUNDS", "5"))
 ONLY = [name for name in os.environ.get("ONLY", "").split(";") if name]
 """``ONLY="before tracing;defaults (request ids, no access log)"``: measure those alone."""
@@ -57,8 +67,8 @@ def body() -> bytes:
 
 def measure(repo: Path, tmp: Path, name: str, sources: dict[str, Path], otlp: str) -> float:
     port_file = tmp / "ports.json"
-    if name == LOGGED:
-        repo = tmp / "logged"
+    if name in LOGGED:
+        repo = tmp / name.replace(" ", "").replace(",", "-")
     command = modelport_command(repo, port_file) + VARIANTS[name]
     saved = dict(os.environ)
     if name in sources:
@@ -101,11 +111,13 @@ def main() -> None:
             subprocess.run([*add, str(sources[name]), commit], check=True)
         try:
             repo = models.repository(tmp / "repo")
-            shutil.copytree(repo, tmp / "logged")
-            sink = tmp / "records"
-            (tmp / "logged" / "mlp" / "config.yaml").write_text(
-                f"logging: {{sink: {sink}, sample: 0.1}}\n"
-            )
+            for name, block in LOGGED.items():
+                logged = tmp / name.replace(" ", "").replace(",", "-")
+                shutil.copytree(repo, logged)
+                sink = tmp / "records" / logged.name
+                (logged / "mlp" / "config.yaml").write_text(
+                    f"logging: {{sink: {sink}, {block}}}\n"
+                )
             chosen = [name for name in VARIANTS if not ONLY or name in ONLY]
             found: dict[str, list[float]] = {name: [] for name in chosen}
             for _ in range(ROUNDS):  # interleaved, so drift on a shared machine hits all alike

@@ -19,25 +19,34 @@ def load_digits_28x28() -> tuple[np.ndarray, np.ndarray]:
     return np.clip(images, 0, 1).reshape(len(images), 784).astype(np.float32), digits.target
 
 
-def fraud_transactions(samples: int = 20_000, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+def fraud_transactions(
+    samples: int = 20_000, seed: int = 0, shift: float = 0.0
+) -> tuple[np.ndarray, np.ndarray]:
     """Generated card transactions, about 2% fraud: the same rows for the same seed.
 
     Columns: amount, hour of day, distance from home (km), transactions in the last 24 h,
     merchant risk score, card present (0/1), foreign (0/1), account age (days).
+
+    ``shift`` (0 to 1) moves the world away from the one the model learned: larger amounts
+    further from home, fewer cards present, more foreign ones (the inputs drift), and a new
+    kind of fraud on young accounts that the old signs (night, risky merchants) miss (the
+    labels drift). 0 gives the rows of before.
     """
     rng = np.random.default_rng(seed)
-    amount = rng.lognormal(3.5, 1.1, samples)
+    amount = rng.lognormal(3.5 + 0.8 * shift, 1.1, samples)
     hour = rng.integers(0, 24, samples).astype(float)
-    distance = rng.exponential(12.0, samples)
+    distance = rng.exponential(12.0 * (1 + 1.5 * shift), samples)
     recent = rng.poisson(3, samples).astype(float)
     risk = rng.beta(2, 8, samples)
-    present = (rng.random(samples) < 0.7).astype(float)
-    foreign = (rng.random(samples) < 0.08).astype(float)
+    present = (rng.random(samples) < 0.7 - 0.3 * shift).astype(float)
+    foreign = (rng.random(samples) < 0.08 + 0.12 * shift).astype(float)
     age = rng.exponential(900.0, samples)
     night = ((hour < 6) | (hour > 22)).astype(float)
+    learned = (1.4 * night + 4.0 * risk - 1.6 * present + 1.5 * foreign) * (1 - shift)
+    new = shift * (4.0 * (age < 150) - 2.0 * foreign - 4.0 * risk + 1.6 * present)
     logit = (
-        -7.2 + 0.9 * np.log1p(amount) / 2 + 1.4 * night + 0.02 * distance + 0.25 * recent
-        + 4.0 * risk - 1.6 * present + 1.5 * foreign - 0.001 * age
+        -7.2 + 0.9 * np.log1p(amount) / 2 + 0.02 * distance + 0.25 * recent - 0.001 * age
+        + learned + new - 1.5 * shift
     )  # fmt: skip
     fraud = rng.random(samples) < 1 / (1 + np.exp(-logit))
     x = np.stack([amount, hour, distance, recent, risk, present, foreign, age], axis=1)

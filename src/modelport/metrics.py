@@ -266,6 +266,7 @@ def _request_logs(found: Sequence[ModelGauges]) -> Iterator[Metric]:
         for name, text in (
             ("accuracy", "Accuracy over the newest labelled predictions (feedback)"),
             ("mse", "Mean squared error over the newest labelled predictions (feedback)"),
+            ("roc_auc", "ROC AUC over the newest labelled predictions (two classes, feedback)"),
         )
     }
     labelled = CounterMetricFamily(

@@ -43,6 +43,7 @@ WINDOW = 1_000
 """Labelled rows the live metrics are computed over (the newest)."""
 _STOP = None
 Label = str | int | float | bool
+Labelled = tuple[Label, Label, float | None]
 RequestEntry = tuple[float, str, InferRequest, InferResponse]
 Entry = RequestEntry | tuple[float, str, list[Label]]
 
@@ -79,8 +80,8 @@ class RequestLog:
         self._files = 0
         self._thread: threading.Thread | None = None
         self._recent: OrderedDict[str, np.ndarray] = OrderedDict()
-        self.window: deque[tuple[Label, Label]] = deque(maxlen=WINDOW)
-        """(predicted, actual) for the newest labelled rows."""
+        self.window: deque[Labelled] = deque(maxlen=WINDOW)
+        """(predicted, actual, score of class 1) for the newest labelled rows."""
         self.labels = 0
 
     def offer(self, request_id: str, request: InferRequest, response: InferResponse) -> None:
@@ -106,7 +107,8 @@ class RequestLog:
         if predicted is None:
             return False
         rows = _predictions(predicted)
-        self.window.extend(zip(rows, labels, strict=False))
+        scores = _positive_scores(predicted) or [None] * len(rows)
+        self.window.extend(zip(rows, labels, scores, strict=False))
         self.labels += min(len(rows), len(labels))
         return True
 
@@ -234,12 +236,38 @@ def _predictions(output: np.ndarray) -> list[Label]:
     return [v.item() if hasattr(v, "item") else v for v in rows[:, 0]]
 
 
-def live_figures(window: deque[tuple[Label, Label]]) -> dict[str, float]:
-    """Accuracy over the window when its labels are classes, else the mean squared error."""
+def _positive_scores(output: np.ndarray) -> list[float | None]:
+    """Each row's score of class 1 when the output holds two class scores (for ROC AUC)."""
+    if output.ndim != 2 or output.shape[1] != 2 or output.dtype.kind != "f":
+        return []
+    return [float(v) for v in output[:, 1]]
+
+
+def live_figures(window: deque[Labelled]) -> dict[str, float]:
+    """Accuracy over the window when its labels are classes (and ROC AUC when they are 0/1
+    with a score for each), else the mean squared error."""
     if not window:
         return {}
-    pairs = list(window)
-    if all(isinstance(actual, float) for _, actual in pairs):
-        errors = [(float(p) - float(a)) ** 2 for p, a in pairs if isinstance(p, int | float)]
+    rows = list(window)
+    if all(isinstance(actual, float) for _, actual, _ in rows):
+        errors = [(float(p) - float(a)) ** 2 for p, a, _ in rows if isinstance(p, int | float)]
         return {"mse": sum(errors) / len(errors)} if errors else {}
-    return {"accuracy": sum(1 for p, a in pairs if p == a) / len(pairs)}
+    found = {"accuracy": sum(1 for p, a, _ in rows if p == a) / len(rows)}
+    scored = [
+        (s, a) for _, a, s in rows if s is not None and type(a) in (int, bool) and a in (0, 1)
+    ]
+    if len(scored) == len(rows) and len({a for _, a in scored}) == 2:
+        found["roc_auc"] = roc_auc(
+            np.array([s for s, _ in scored]), np.array([a for _, a in scored])
+        )
+    return found
+
+
+def roc_auc(scores: np.ndarray, positive: np.ndarray) -> float:
+    """The area under the ROC curve: the chance a positive outscores a negative (ties
+    count half), from average ranks (Mann-Whitney)."""
+    _, inverse, counts = np.unique(scores, return_inverse=True, return_counts=True)
+    average_rank = (np.cumsum(counts) - (counts - 1) / 2.0)[inverse]
+    hits = positive.astype(bool)
+    n_pos, n_neg = int(hits.sum()), int((~hits).sum())
+    return float((average_rank[hits].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))

@@ -261,3 +261,29 @@ async def test_bad_grpc_feedback_gets_the_status_rest_gets(served_grpc) -> None:
             assert "sets one value" in refused.value.details()
 
     await asyncio.to_thread(send)
+
+
+async def test_two_class_scores_give_the_live_roc_auc_sklearn_gives(served) -> None:
+    from sklearn.metrics import roc_auc_score
+
+    url, _ = served
+    rng = np.random.default_rng(4)
+    scores: list[float] = []
+    actual: list[int] = []
+
+    def send() -> None:
+        with Client(url) as client:
+            for i in range(40):
+                rows = np.round(rng.random((5, 2)), 2).astype(np.float32)  # ties included
+                client.infer("scores", {"input": rows}, request_id=f"a-{i}")
+                truth = [int(c) for c in rng.integers(0, 2, 5)]
+                client.feedback("scores", f"a-{i}", truth)
+                scores.extend(float(v) for v in rows[:, 1])
+                actual.extend(truth)
+
+    await asyncio.to_thread(send)
+    async with httpx2.AsyncClient(base_url=f"http://{url}") as http:
+        metrics = (await http.get("/metrics")).text
+    assert _metric(metrics, "modelport_live_roc_auc") == pytest.approx(
+        roc_auc_score(actual, scores)
+    )

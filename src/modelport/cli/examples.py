@@ -51,6 +51,8 @@ def run(args: argparse.Namespace) -> int:
     for path in (result["path"], result.get("also")):
         if path:
             print(f"wrote {path}")
+    if "windows" in result:
+        return _windows(result)
     scores = result.get("scores") or {"accuracy": result["accuracy"]}
     shown = ", ".join(f"{name} {value:.4f}" for name, value in scores.items())
     print(
@@ -60,4 +62,20 @@ def run(args: argparse.Namespace) -> int:
     parity = result.get("parity_max_abs_error")
     if parity is not None:
         print(f"ONNX vs training framework: max abs error {parity:.1e}")
+    return 0
+
+
+def _windows(result: dict[str, Any]) -> int:
+    """The drift example: per window, the shift sent, ROC AUC of the labelled answers and
+    the inputs' PSI from the log, and what /metrics said live at the window's end."""
+    print("window                     shift  ROC AUC  PSI input  | live ROC AUC  live PSI")
+    for window, shift, live in zip(
+        result["windows"], result["shifts"], result["live"], strict=False
+    ):
+        psi = window["drift"].get("input", {}).get("psi", float("nan"))
+        print(
+            f"{window['start']}  {shift:4.2f}  {window.get('roc_auc', float('nan')):7.4f}"
+            f"  {psi:9.3f}  | {live.get('live_roc_auc', float('nan')):12.4f}"
+            f"  {live.get('psi', float('nan')):8.3f}"
+        )
     return 0

@@ -14,6 +14,7 @@ EXAMPLES: dict[str, str] = {
     "mnist-keras": "modelport.examples.mnist_keras:build",
     "mnist-torch": "modelport.examples.mnist_torch:build",
     "fraud": "modelport.examples.fraud:build",
+    "fraud-drift": "modelport.examples.fraud_drift:build",
     "recommender": "modelport.examples.recommender:build",
     "regression": "modelport.examples.regression:build",
 }
@@ -21,10 +22,11 @@ NEEDS: dict[str, str] = {
     "mnist-keras": "tensorflow",
     "mnist-torch": "torch",
     "fraud": "xgboost",
+    "fraud-drift": "xgboost",
     "recommender": "torch",
 }
 """The extra an example's framework comes in, for the message when it is missing."""
-FRAMEWORK_CHOICE = ("fraud",)
+FRAMEWORK_CHOICE = ("fraud", "fraud-drift")
 """Examples that take ``framework=`` (``--framework``)."""
 
 

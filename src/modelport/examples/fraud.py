@@ -22,7 +22,13 @@ CONFIG = (
 )
 
 
-def build(repository: Path, seed: int = 0, framework: str = "") -> dict[str, Any]:
+def build(
+    repository: Path,
+    seed: int = 0,
+    framework: str = "",
+    name: str = MODEL_NAME,
+    config: str = CONFIG,
+) -> dict[str, Any]:
     from sklearn.model_selection import train_test_split
 
     x, y = fraud_transactions(seed=seed)
@@ -34,12 +40,12 @@ def build(repository: Path, seed: int = 0, framework: str = "") -> dict[str, Any
     started = time.perf_counter()
     model = _fit(framework, x_train, y_train, weight, seed)
     seconds = time.perf_counter() - started
-    with new_version(repository, MODEL_NAME) as version:
+    with new_version(repository, name) as version:
         _save(framework, model, version)
-    write_model_files(repository / MODEL_NAME, CONFIG, ["legitimate", "fraud"])
+    write_model_files(repository / name, config, ["legitimate", "fraud"])
     scores = _scores(y_test, model.predict_proba(x_test)[:, 1])
     return {
-        "path": str(repository / MODEL_NAME),
+        "path": str(repository / name),
         "framework": framework,
         "accuracy": scores["accuracy"],
         "scores": scores,
