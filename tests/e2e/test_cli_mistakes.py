@@ -88,7 +88,7 @@ def test_help_states_every_default() -> None:
     serve_help = modelport("serve", "--help").stdout
     for default in ("(default: 127.0.0.1)", "(default: 8000)", "(default: 8001)", "(default: 1)"):
         assert default in serve_help
-    examples_help = modelport("examples", "--help").stdout
+    examples_help = " ".join(modelport("examples", "--help").stdout.split())  # unwrapped
     assert "mnist-torch: modelport[torch]" in examples_help and "(default: models)" in examples_help
     assert "(default: 127.0.0.1:8000)" in modelport("predict", "--help").stdout
 

@@ -498,3 +498,22 @@ async def test_sagemaker_model_api_asks_for_admin(secured_repository: Path, tmp_
         nothing = await client.post("/models", json=load, headers=auth("admin"))
         assert nothing.status_code == 400  # admitted, then: no model at that url
     await server.stop()
+
+
+async def test_grpc_feedback_needs_a_key_that_may_infer_its_model(grpc_server: Server) -> None:
+    from modelport.protocol._generated import feedback_pb2 as fb
+    from modelport.protocol._generated import feedback_pb2_grpc as fb_grpc
+
+    label = fb.Label(int64_value=1)
+    message = fb.ModelFeedbackRequest(model_name="add_sub", id="a", labels=[label])
+    async with grpc.aio.insecure_channel(f"127.0.0.1:{grpc_server.grpc_port}") as channel:
+        stub = fb_grpc.FeedbackStub(channel)
+        for key, code in (
+            (None, "UNAUTHENTICATED"),
+            ("reader", "PERMISSION_DENIED"),
+            ("narrow", "PERMISSION_DENIED"),
+            ("inferer", "INVALID_ARGUMENT"),  # admitted: add_sub keeps no request log
+        ):
+            with pytest.raises(grpc.aio.AioRpcError) as caught:
+                await stub.ModelFeedback(message, metadata=_metadata(key))
+            assert caught.value.code().name == code, (key, caught.value.details())

@@ -181,3 +181,9 @@ async def test_health_service_and_reflection(grpc_channel: grpc.aio.Channel) -> 
     answers = [a async for a in reflect.ServerReflectionInfo(iter([request]))]
     names = {s.name for s in answers[0].list_services_response.service}
     assert "inference.GRPCInferenceService" in names and "grpc.health.v1.Health" in names
+    assert "modelport.v1.Feedback" in names
+    described = reflection_pb2.ServerReflectionRequest(
+        file_containing_symbol="modelport.v1.Feedback"
+    )
+    answers = [a async for a in reflect.ServerReflectionInfo(iter([described]))]
+    assert answers[0].file_descriptor_response.file_descriptor_proto  # grpcurl can call it
