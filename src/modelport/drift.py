@@ -53,8 +53,8 @@ class TensorProfile:
         """The profile of reference rows, shape (rows, features)."""
         rows = _as_floats(rows)
         inner = np.linspace(0.0, 1.0, BINS + 1)[1:-1]
-        edges = np.quantile(rows, inner, axis=0).T.copy()
-        profile = cls(edges, np.empty((0, BINS)), rows.min(axis=0), rows.max(axis=0))
+        edges = np.nanquantile(rows, inner, axis=0).T.copy()  # NaN (missing) values ignored
+        profile = cls(edges, np.empty((0, BINS)), np.nanmin(rows, axis=0), np.nanmax(rows, axis=0))
         shares = _counts(profile.bins(rows), BINS) / len(rows)
         return cls(edges, shares, profile.low, profile.high)
 

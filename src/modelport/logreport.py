@@ -37,6 +37,8 @@ class Logged:
 
     @classmethod
     def read(cls, folder: Path, model: str) -> Logged:
+        if not folder.is_dir():
+            raise FileNotFoundError(f"{folder} is not a folder (give the log's sink)")
         found, requests = cls(), {}
         for record in logfiles.read(folder):
             if record.get("model") != model:

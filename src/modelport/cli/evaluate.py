@@ -84,7 +84,9 @@ def _from_log(args: argparse.Namespace) -> int:
         report, y, outputs = logreport.from_log(
             args.from_log, args.model, args.window, profile, args.reference_rows
         )
-    except (OSError, ValueError) as exc:
+    except KeyError as exc:  # a file that is not a request log
+        raise InvalidInput(f"cannot score the request log: a record has no {exc}") from exc
+    except (OSError, ValueError, TypeError) as exc:
         raise InvalidInput(f"cannot score the request log: {exc}") from exc
     paths = evaluate.write_report(report, args.out, y, outputs)
     if report.get("windows"):
