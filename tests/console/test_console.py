@@ -11,7 +11,9 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx2
+import numpy as np
 import pytest
+from onnx import TensorProto
 
 from modelport.examples import diagnosis, digits
 from modelport.server import Server
@@ -42,6 +44,9 @@ def console_repository(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (root / "broken" / "1" / "model.onnx").write_bytes(b"this is not an onnx model")
     models.channel_means(root / "colours" / "1" / "model.onnx")
     models.add_sub(root / "add_sub" / "1" / "model.onnx")
+    models.identity(root / "watched" / "1" / "model.onnx", TensorProto.FLOAT)
+    block = f"logging: {{sink: {root / '.logs'}, drift: {{reference_rows: 1000, window: 500}}}}"
+    (root / "watched" / "config.yaml").write_text(block + "\n")
     return root
 
 
@@ -199,6 +204,33 @@ async def test_the_live_charts_move_while_load_is_sent(page, base_url: str) -> N
     assert float(await rps.inner_text()) > 0
     chart = page.locator("section[data-model='digits/1'] [data-chart=rps]")
     assert int(await chart.get_attribute("data-points")) >= 2
+
+
+async def test_drift_shows_on_the_live_view_as_the_traffic_shifts(page, base_url: str) -> None:
+    await page.goto(base_url + "/console/live")
+    rng = np.random.default_rng(0)
+
+    async def send(rows: np.ndarray) -> None:
+        body = {"inputs": [{"name": "input", "datatype": "FP32", "shape": [50, 3],
+                            "data": rows.ravel().tolist()}]}  # fmt: skip
+        async with httpx2.AsyncClient(base_url=base_url) as http:
+            assert (await http.post("/v2/models/watched/infer", json=body)).status_code == 200
+
+    for _ in range(20):  # 1,000 rows: the reference
+        await send(rng.normal(size=(50, 3)))
+    for _ in range(10):  # 500 rows like it
+        await send(rng.normal(size=(50, 3)))
+    section = "section[data-model='watched/1']"
+    await page.wait_for_function(
+        f"() => document.querySelector({section!r})?.dataset.drift === 'stable'", timeout=30_000
+    )
+    for _ in range(10):  # 500 shifted rows fill the window
+        await send(rng.normal(3.0, 1.0, size=(50, 3)))
+    await page.wait_for_function(
+        f"() => document.querySelector({section!r})?.dataset.drift === 'shift'", timeout=30_000
+    )
+    badge = page.locator(f"{section} .drift-shift[data-tensor=input]")
+    assert "out of range" in await badge.inner_text()
 
 
 async def test_unload_and_load_from_the_landing_page_in_explicit_mode(page, base_url) -> None:

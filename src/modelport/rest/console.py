@@ -143,4 +143,6 @@ def _live_row(g: ModelGauges) -> dict[str, object]:
         "batch_buckets": list(s.batch_sizes),
         "queue_depth": g.queue_depth,
         "inflight": g.inflight,
+        "quality": dict(g.live or {}),
+        "drift": {tensor: dict(figures) for tensor, figures in (g.drift or {}).items()},
     }

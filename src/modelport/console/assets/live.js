@@ -45,8 +45,9 @@ function ensure(key) {
   const cards = {};
   const grid = el("div", { class: "cards" });
   for (const [name, label] of METRICS) { cards[name] = card(key, name, label); grid.append(cards[name].box); }
-  document.getElementById("models").append(el("section", { "data-model": key }, el("h2", { text: key }), grid));
-  const entry = { last: null, points: Object.fromEntries(METRICS.map(([n]) => [n, []])), cards };
+  const watch = el("p", { class: "watch" });
+  document.getElementById("models").append(el("section", { "data-model": key }, el("h2", { text: key }), watch, grid));
+  const entry = { last: null, points: Object.fromEntries(METRICS.map(([n]) => [n, []])), cards, watch };
   series.set(key, entry);
   return entry;
 }
@@ -64,6 +65,7 @@ function update(entry, row, bounds, seconds) {
     errors: diff("fail") / seconds,
   };
   entry.last = row;
+  watched(entry.watch, row);
   for (const [name] of METRICS) {
     const points = entry.points[name];
     points.push(values[name]);
@@ -71,6 +73,25 @@ function update(entry, row, bounds, seconds) {
     entry.cards[name].value.textContent = values[name] >= 100 ? values[name].toFixed(0) : values[name].toFixed(2);
     draw(entry.cards[name].canvas, points);
   }
+}
+
+// Live quality (labels sent back) and drift (logging.drift): a badge per figure; PSI over
+// 0.25 is a shift, over 0.1 a moderate change.
+function watched(box, row) {
+  const badges = [];
+  for (const [name, value] of Object.entries(row.quality || {})) {
+    if (name !== "labels") badges.push(el("span", { class: "badge", text: `live ${name} ${value.toFixed(3)}` }));
+  }
+  let worst = "stable";
+  for (const [tensor, d] of Object.entries(row.drift || {})) {
+    if (d.psi === undefined) continue;
+    const level = d.psi > 0.25 ? "shift" : d.psi > 0.1 ? "moderate" : "stable";
+    if (level === "shift" || (level === "moderate" && worst === "stable")) worst = level;
+    const outside = d.out_of_range > 0 ? `, ${(100 * d.out_of_range).toFixed(1)}% out of range` : "";
+    badges.push(el("span", { class: "badge drift-" + level, "data-tensor": tensor, text: `drift ${tensor}: PSI ${d.psi.toFixed(3)}${outside}` }));
+  }
+  box.replaceChildren(...badges);
+  box.closest("section").dataset.drift = worst;
 }
 
 let previous = performance.now();
