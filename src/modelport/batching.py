@@ -6,6 +6,10 @@ shapes) until the batch holds ``max_batch_size`` rows, reaches a preferred size,
 oldest request has waited ``max_queue_delay``. At most ``instances`` batches run at once.
 When no batch of the model is running, the waiting requests go at once (nothing else is
 being served, so waiting for partners cannot pay): the delay only applies while a batch runs.
+A request that finds nothing waiting, no batch running and no other request to the model
+earlier in the same event-loop iteration is alone (:meth:`DynamicBatcher.alone_now`): a model
+that runs inline computes it on the spot, as an unbatched model would, while the requests
+that arrive behind it in that iteration are batched together.
 A full queue is refused at once; a request past its timeout fails alone and frees its slot;
 a model that returns the wrong number of rows fails that batch loudly; a failing batch is
 retried request by request, so one bad request fails alone. The batcher knows nothing about
@@ -28,6 +32,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from modelport.batchtuning import SloTuner
 from modelport.errors import InferenceFailed, ModelNotReady, QueueFull, RequestTimeout
 from modelport.types import Traced
 
@@ -47,6 +52,8 @@ class BatchingPolicy:
     max_queue_size: int = 0  # 0: unbounded
     default_timeout_us: int = 0  # 0: none
     instances: int = 1
+    latency_slo_us: int = 0
+    """0: the delay and batch size are fixed; else tuned online to it (``batchtuning.py``)."""
 
 
 @dataclass(eq=False)
@@ -139,10 +146,34 @@ class DynamicBatcher:
         self._closed = False
         self._busy = 0
         """Batches dispatched and not yet finished."""
+        self._arrivals = 0
+        """Requests that reached the batcher in this iteration of the event loop."""
+        self.tuner = (
+            SloTuner(policy.latency_slo_us * 1000, policy.max_queue_delay_us, policy.max_batch_size)
+            if policy.latency_slo_us
+            else None
+        )
+        """Chooses the delay and batch cap when the model has a latency objective."""
 
     @property
     def depth(self) -> int:
         return self._queue.depth
+
+    def alone_now(self) -> bool:
+        """Whether a request arriving now has no one to be batched with: nothing waits, no
+        batch runs, and no other request came earlier in this loop iteration (its callbacks
+        run one after another, so partners arriving together are seen). Counts the arrival."""
+        alone = not (self._arrivals or self._busy or self._queue.depth or self._closed)
+        self._arrived()
+        return alone
+
+    def _arrived(self) -> None:
+        if not self._arrivals:  # the count restarts once this iteration's callbacks have run
+            asyncio.get_running_loop().call_soon(self._next_iteration)
+        self._arrivals += 1
+
+    def _next_iteration(self) -> None:
+        self._arrivals = 0
 
     async def submit(
         self,
@@ -158,6 +189,7 @@ class DynamicBatcher:
         if limit and self._queue.depth >= limit:
             raise QueueFull(f"the queue of model '{self._name}' is full ({limit} requests)")
         timeout_us = timeout_us or self.policy.default_timeout_us
+        self._arrived()
         item = self._item(inputs, outputs)
         item.trace = trace
         self._queue.add(item)
@@ -193,7 +225,8 @@ class DynamicBatcher:
     def _dispatch(self, batch: list[_Item]) -> None:
         self._busy += 1
         previous, self._order = self._order, asyncio.get_running_loop().create_future()
-        task = asyncio.create_task(self._run(batch, previous, self._order))
+        behind = self._queue.depth > 0  # this batch leaves requests waiting
+        task = asyncio.create_task(self._run(batch, previous, self._order, behind))
         self._running.add(task)
         task.add_done_callback(self._running.discard)
 
@@ -208,23 +241,29 @@ class DynamicBatcher:
         if first is None:
             return []
         if self._busy:  # while a batch runs, later requests may join this one
-            close_at = first.enqueued + self.policy.max_queue_delay_us * 1000
+            close_at = first.enqueued + self._delay_us() * 1000
             while not self._full(first) and (wait := close_at - time.monotonic_ns()) > 0:
                 self._wakeup.clear()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wakeup.wait(), wait / 1e9)
             if not first.waiting:  # it left while we waited: start again from the oldest
                 return []
-        batch = self._queue.take(first, self.policy.max_batch_size)
+        batch = self._queue.take(first, self._cap())
         for item in batch:
             if item.timer is not None:
                 item.timer.cancel()
         return batch
 
+    def _delay_us(self) -> int:
+        return self.tuner.delay_us if self.tuner is not None else self.policy.max_queue_delay_us
+
+    def _cap(self) -> int:
+        return self.tuner.cap if self.tuner is not None else self.policy.max_batch_size
+
     def _full(self, first: _Item) -> bool:
         rows = self._queue.rows(first.key)
         preferred = self.policy.preferred_batch_sizes
-        return rows >= self.policy.max_batch_size or rows in preferred or first.rows < 0
+        return rows >= self._cap() or rows in preferred or first.rows < 0
 
     def _time_out(self, item: _Item) -> None:
         if not item.waiting:
@@ -236,10 +275,16 @@ class DynamicBatcher:
         )
 
     async def _run(
-        self, batch: list[_Item], previous: asyncio.Future[None] | None, mine: asyncio.Future[None]
+        self,
+        batch: list[_Item],
+        previous: asyncio.Future[None] | None,
+        mine: asyncio.Future[None],
+        behind: bool = False,
     ) -> None:
         try:
             results = await self._results(batch)
+            if self.tuner is not None:
+                self._tune(batch, behind)
             if self.policy.preserve_ordering and previous is not None:
                 await previous
             for item, result in zip(batch, results, strict=True):
@@ -249,6 +294,12 @@ class DynamicBatcher:
             mine.set_result(None)
             self._busy -= 1
             self._slots.release()
+
+    def _tune(self, batch: list[_Item], behind: bool) -> None:
+        assert self.tuner is not None
+        now = time.monotonic_ns()
+        for item in batch:
+            self.tuner.observe(now - item.enqueued, now, behind)
 
     async def _results(self, batch: list[_Item]) -> list[Result | BaseException]:
         started = time.monotonic_ns()

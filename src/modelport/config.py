@@ -49,6 +49,8 @@ class DynamicBatching:
     preserve_ordering: bool = False
     max_queue_size: int = DEFAULT_MAX_QUEUE_SIZE  # 0: unbounded, as Triton
     default_timeout_us: int = 0
+    latency_slo_ms: float = 0.0
+    """0: the delay and batch size are fixed; else the batcher tunes them to keep p99 under it."""
 
 
 @dataclass(frozen=True)
@@ -302,7 +304,7 @@ def _version_labels(value: Any, filename: str) -> dict[str, int]:
 
 _BATCHING_KEYS = {
     "preferred_batch_size", "max_queue_delay_microseconds", "preserve_ordering",
-    "default_queue_policy",
+    "default_queue_policy", "latency_slo_ms",
 }  # fmt: skip
 _QUEUE_KEYS = {"max_queue_size", "default_timeout_microseconds"}
 
@@ -324,7 +326,14 @@ def _dynamic_batching(value: Any, filename: str) -> DynamicBatching | None:
         preserve_ordering=bool(value.get("preserve_ordering", False)),
         max_queue_size=_count(queue, "max_queue_size", DEFAULT_MAX_QUEUE_SIZE, filename),
         default_timeout_us=_count(queue, "default_timeout_microseconds", 0, filename),
+        latency_slo_ms=_slo(value.get("latency_slo_ms", 0), filename),
     )
+
+
+def _slo(value: Any, filename: str) -> float:
+    if type(value) not in (int, float) or not 0 <= value <= 3_600_000:
+        raise ConfigError(f"{filename}: latency_slo_ms is milliseconds (0 for none), got {value!r}")
+    return float(value)
 
 
 def _count(block: dict[str, Any], key: str, default: int, filename: str) -> int:

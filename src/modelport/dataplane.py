@@ -181,10 +181,11 @@ class DataPlane:
 
     def infer_now(self, request: InferRequest, request_id: str = "") -> InferResponse | None:
         """The whole inference on this thread, without awaiting, when the model runs inline
-        and unbatched (see ``LoadedModel.immediate``); None when it must be awaited."""
+        and nothing is to be batched with it (``LoadedModel.runs_now``); None when it must be
+        awaited."""
         started = time.perf_counter_ns()
         model = self._registry.get(request.model_name, request.model_version)
-        if not model.immediate:
+        if not model.runs_now():
             return None
         try:
             call = _prepare(model, request, started)

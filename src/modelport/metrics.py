@@ -88,6 +88,8 @@ class ModelGauges:
     """Accuracy or MSE over the newest labelled rows, and how many labels came back."""
     drift: Mapping[str, Mapping[str, float]] | None = None
     """Per tensor: its drift figures (``drift.Figures.summary``), when drift is watched."""
+    tuned: tuple[int, int, int] | None = None
+    """A latency objective's choices: delay (µs), batch cap (rows), last p99 (ns)."""
 
 
 class Metrics:
@@ -281,6 +283,30 @@ def _request_logs(found: Sequence[ModelGauges]) -> Iterator[Metric]:
             target.add_metric([g.model, g.version], value)
     yield from (kept, dropped, *live.values(), labelled)
     yield from _drift(found)
+    yield from _tuned(found)
+
+
+def _tuned(found: Sequence[ModelGauges]) -> Iterator[Metric]:
+    labels = ["model", "version"]
+    delay = GaugeMetricFamily(
+        "modelport_batch_delay_microseconds",
+        "Queue delay the batcher chose for the latency objective (latency_slo_ms)",
+        labels=labels,
+    )
+    cap = GaugeMetricFamily(
+        "modelport_batch_max_rows", "Batch size cap chosen for the latency objective", labels=labels
+    )
+    p99 = GaugeMetricFamily(
+        "modelport_batch_latency_p99_seconds",
+        "p99 latency (queue + compute) of the batcher's last tuning period",
+        labels=labels,
+    )
+    for g in found:
+        if g.tuned is not None:
+            delay.add_metric([g.model, g.version], g.tuned[0])
+            cap.add_metric([g.model, g.version], g.tuned[1])
+            p99.add_metric([g.model, g.version], g.tuned[2] / 1e9)
+    yield from (delay, cap, p99)
 
 
 _DRIFT = (

@@ -97,13 +97,23 @@ class LoadedModel:
                 max_queue_size=batching.max_queue_size,
                 default_timeout_us=batching.default_timeout_us,
                 instances=self.config.instance_count,
+                latency_slo_us=int(batching.latency_slo_ms * 1000),
             )
             self.batcher = DynamicBatcher(self.execute, policy, self.metadata.name)
         self.immediate = self.inline and self.batcher is None
 
+    def runs_now(self) -> bool:
+        """Whether the next request may be computed now, on this thread
+        (:meth:`run_now_timed`): always for an ``immediate`` model; for an inline batched one,
+        when its batcher says the request is alone (waiting for partners cannot pay)."""
+        if self.immediate:
+            return True
+        batcher = self.batcher
+        return self.inline and self.resident and batcher is not None and batcher.alone_now()
+
     def run_now_timed(self, inputs: Arrays, outputs: Sequence[str]) -> tuple[Arrays, int]:
-        """One request's outputs and compute time (ns), computed now on this thread
-        (``immediate`` models only)."""
+        """One request's outputs and compute time (ns), computed now on this thread (when
+        :meth:`runs_now` said so)."""
         self.stats.executed(_rows(inputs))
         result, compute = _timed(self.runtime, inputs, outputs)
         self._ran(0, compute)

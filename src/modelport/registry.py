@@ -294,6 +294,7 @@ class ModelRegistry:
                         _logged(m),
                         _live(m),
                         _drift(m),
+                        _tuned(m),
                     )
                 )
         return found
@@ -321,6 +322,11 @@ def _live(model: LoadedModel | None) -> dict[str, float] | None:
 def _drift(model: LoadedModel | None) -> dict[str, dict[str, float]] | None:
     log = model.request_log if model is not None else None
     return log.drift.figures() if log is not None and log.drift is not None else None
+
+
+def _tuned(model: LoadedModel | None) -> tuple[int, int, int] | None:
+    tuner = model.batcher.tuner if model is not None and model.batcher is not None else None
+    return (tuner.delay_us, tuner.cap, tuner.p99_ns) if tuner is not None else None
 
 
 def _group(found: Found) -> dict[str, list[ModelSource | ModelProblem]]:

@@ -230,3 +230,24 @@ async def test_a_long_queue_with_abandoned_requests_serves_the_rest_and_forgets_
             assert isinstance(result, tuple) and np.array_equal(result[0]["y"], x["x"])
     assert b.depth == 0 and b._queue.oldest() is None and not b._queue._kinds
     await b.close()
+
+
+async def test_a_request_is_alone_only_when_nothing_arrived_with_it() -> None:
+    """The first request of a loop iteration with nothing waiting or running is alone (an
+    inline model computes it on the spot); others in that iteration are not; the next
+    iteration starts afresh; anything queued or running means company."""
+    model = EchoModel(delay=0.01)
+    b = batcher(model)
+    assert [b.alone_now(), b.alone_now(), b.alone_now()] == [True, False, False]
+    await asyncio.sleep(0)
+    assert b.alone_now() is True
+    await asyncio.sleep(0)
+    running = asyncio.ensure_future(b.submit(rows([1.0]), ["y"]))
+    await asyncio.sleep(0.001)  # its batch is running
+    assert b.alone_now() is False
+    await running
+    await asyncio.sleep(0)
+    assert b.alone_now() is True
+    await b.close()
+    await asyncio.sleep(0)
+    assert b.alone_now() is False  # closed: nothing runs through it any more
