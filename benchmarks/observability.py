@@ -115,9 +115,7 @@ def main() -> None:
                 logged = tmp / name.replace(" ", "").replace(",", "-")
                 shutil.copytree(repo, logged)
                 sink = tmp / "records" / logged.name
-                (logged / "mlp" / "config.yaml").write_text(
-                    f"logging: {{sink: {sink}, {block}}}\n"
-                )
+                (logged / "mlp" / "config.yaml").write_text(f"logging: {{sink: {sink}, {block}}}\n")
             chosen = [name for name in VARIANTS if not ONLY or name in ONLY]
             found: dict[str, list[float]] = {name: [] for name in chosen}
             for _ in range(ROUNDS):  # interleaved, so drift on a shared machine hits all alike
