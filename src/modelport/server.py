@@ -8,19 +8,15 @@ requests finish within ``exit_timeout_secs``, then the models are unloaded.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import gc
 import ipaddress
 import logging
 import os
 import socket
 import ssl
-import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import uvicorn
 from starlette.types import ASGIApp
 
 from modelport.accesslog import AccessLog
@@ -35,9 +31,9 @@ from modelport.metrics import Metrics
 from modelport.registry import Loader, ModelRegistry
 from modelport.residency import DirectLoads, MemoryBudget, Residency
 from modelport.rest.app import ConsoleInfo, RestOptions, create_app, metrics_app
-from modelport.rest.connection import GuardedHttpToolsProtocol
 from modelport.rest.inference import InferenceRoutes, InferenceService
-from modelport.rest.lane import http_protocol
+from modelport.rest.lane import InferenceLane
+from modelport.rest.listener import HttpListener
 from modelport.runtimes import RuntimeOptions
 from modelport.runtimes.onnx_shared import shared_weights_dir
 from modelport.settings import Settings
@@ -50,22 +46,6 @@ logger = logging.getLogger(__name__)
 
 class ServerError(RuntimeError):
     """The server cannot start as configured."""
-
-
-class _Uvicorn(uvicorn.Server):
-    """uvicorn without its own signal handling: ``Server`` owns the process's lifecycle."""
-
-    @contextlib.contextmanager
-    def capture_signals(self) -> Iterator[None]:
-        yield
-
-    async def on_tick(self, counter: int) -> bool:
-        if counter % 5 == 0:  # every half second: close connections past their deadline
-            now = time.monotonic()
-            for connection in list(self.server_state.connections):
-                if isinstance(connection, GuardedHttpToolsProtocol):
-                    connection.close_if_late(now)
-        return await super().on_tick(counter)
 
 
 @dataclass(frozen=True)
@@ -225,30 +205,23 @@ class Server:
         sock: socket.socket | None = None,
         lane: InferenceService | None = None,
     ) -> int:
-        """Serve ``app`` with uvicorn on ``port`` (0: a free one) or on an already bound
-        socket, with ``lane``'s inference routes served by ``rest/lane.py``; returns the
-        bound port."""
+        """Serve ``app`` on ``port`` (0: a free one) or on an already bound socket, with
+        ``lane``'s inference routes served by ``rest/lane.py``; returns the bound port."""
         s = self.settings
         sock = sock or bind(s.host, port)
-        config = uvicorn.Config(
+        listener = HttpListener(
             app,
-            lifespan="off",
-            ws="none",  # no websocket routes: uvicorn need not import its websocket protocols
-            log_config=None,
-            access_log=False,
-            http=http_protocol(lane, s.http_header_timeout_secs, s.http_body_timeout_secs),
-            ssl_context_factory=self._ssl_context if self.tls else None,
-            timeout_graceful_shutdown=int(s.exit_timeout_secs),
-            server_header=False,
+            InferenceLane(lane) if lane is not None else None,
+            s.http_header_timeout_secs,
+            s.http_body_timeout_secs,
+            self._ssl_context if self.tls else None,
         )
-        server = _Uvicorn(config)
-        listener = HttpListener(server, asyncio.create_task(server.serve(sockets=[sock])))
+        await listener.start(sock)
         self._http.append(listener)
-        await listener.started()
         return int(sock.getsockname()[1])
 
-    def _ssl_context(self, *_: object) -> ssl.SSLContext:
-        """uvicorn's ``ssl_context_factory``: the one context the reloader updates."""
+    def _ssl_context(self) -> ssl.SSLContext:
+        """The one context the reloader updates."""
         assert self.tls is not None
         return self.tls.context
 
@@ -264,30 +237,13 @@ class Server:
             await self._grpc.stop(self.settings.exit_timeout_secs)
             self._grpc = None
         for listener in self._http:
-            await listener.stop()
+            await listener.stop(self.settings.exit_timeout_secs)
         self._http = []
         if self.access is not None:
             self.access.flush()
         if self.tracing is not None:
             await asyncio.to_thread(self.tracing.shutdown)  # exports what is left
         await asyncio.to_thread(self.registry.close)
-
-
-@dataclass
-class HttpListener:
-    server: _Uvicorn
-    task: asyncio.Task[None]
-
-    async def started(self) -> None:
-        while not self.server.started:
-            if self.task.done():
-                self.task.result()
-                raise ServerError("the HTTP server stopped while starting")
-            await asyncio.sleep(0.005)
-
-    async def stop(self) -> None:
-        self.server.should_exit = True
-        await self.task
 
 
 FILES_POLL_SECS = 2.0
