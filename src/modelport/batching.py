@@ -148,6 +148,9 @@ class DynamicBatcher:
         """Batches dispatched and not yet finished."""
         self._arrivals = 0
         """Requests that reached the batcher in this iteration of the event loop."""
+        self._last_arrivals = 0
+        """Those of the last iteration that had any: more than one means clients are
+        concurrent, and a lone-looking request is likely to have partners soon."""
         self.tuner = (
             SloTuner(policy.latency_slo_us * 1000, policy.max_queue_delay_us, policy.max_batch_size)
             if policy.latency_slo_us
@@ -161,9 +164,11 @@ class DynamicBatcher:
 
     def alone_now(self) -> bool:
         """Whether a request arriving now has no one to be batched with: nothing waits, no
-        batch runs, and no other request came earlier in this loop iteration (its callbacks
-        run one after another, so partners arriving together are seen). Counts the arrival."""
-        alone = not (self._arrivals or self._busy or self._queue.depth or self._closed)
+        batch runs, no other request came earlier in this loop iteration (its callbacks run
+        one after another, so partners arriving together are seen), and the last iteration
+        with requests had one at most (else clients are concurrent). Counts the arrival."""
+        busy = self._arrivals or self._busy or self._queue.depth or self._closed
+        alone = not busy and self._last_arrivals <= 1
         self._arrived()
         return alone
 
@@ -173,7 +178,7 @@ class DynamicBatcher:
         self._arrivals += 1
 
     def _next_iteration(self) -> None:
-        self._arrivals = 0
+        self._last_arrivals, self._arrivals = self._arrivals, 0
 
     async def submit(
         self,

@@ -240,7 +240,9 @@ async def test_a_request_is_alone_only_when_nothing_arrived_with_it() -> None:
     b = batcher(model)
     assert [b.alone_now(), b.alone_now(), b.alone_now()] == [True, False, False]
     await asyncio.sleep(0)
-    assert b.alone_now() is True
+    assert b.alone_now() is False  # the last iteration had three: clients are concurrent
+    await asyncio.sleep(0)
+    assert b.alone_now() is True  # the last one had only this one
     await asyncio.sleep(0)
     running = asyncio.ensure_future(b.submit(rows([1.0]), ["y"]))
     await asyncio.sleep(0.001)  # its batch is running
