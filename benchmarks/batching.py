@@ -20,7 +20,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks import load, models, servers
-from benchmarks.run import SAMPLE, bodies
+from benchmarks.run import SAMPLE, bodies, raw_ceiling
 from benchmarks.servers import CLIENT_CORE
 
 RESULTS = Path(__file__).parent / "results"
@@ -57,6 +57,7 @@ def main() -> None:
                     print(rows[-1], flush=True)
         finally:
             server.stop()
+        ceiling = raw_ceiling(repo)
     lines = [
         f"# Dynamic batching against none, one core ({datetime.date.today()})",
         "",
@@ -71,6 +72,15 @@ def main() -> None:
         f"| {v} | {c} | {r['rps']:,.0f} | {r['p50_ms']:.2f} | {r['p99_ms']:.2f} | {r['errors']} |"
         for v, c, r in rows
     ]
+    lines += ["", "Raw onnxruntime on the same core, one thread, in process (samples/s):", ""]
+    lines += [f"- {name}: {value:,.0f}" for name, value in ceiling.items()]
+    unbatched = {(v, c): r["rps"] for v, c, r in rows}
+    lines += ["", "Ratios (same run):", ""]
+    for model, c in SCENARIOS:
+        ratio = unbatched[(f"{model}_batched", c)] / unbatched[(model, c)]
+        lines.append(f"- {model} c={c}: batched / unbatched requests/s {ratio:.2f}x")
+    wide = unbatched[("wide_batched", 64)] / ceiling["wide batch 32"]
+    lines.append(f"- wide_batched c=64 / raw wide batch 32: {wide:.2f}x")
     RESULTS.mkdir(exist_ok=True)
     target = RESULTS / f"{datetime.date.today()}-batching.md"
     target.write_text("\n".join(lines) + "\n")
