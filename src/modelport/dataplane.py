@@ -89,6 +89,11 @@ class DataPlane:
         """Raise 404/503 for a model that cannot serve, before its request body is decoded."""
         self._registry.get(name, version)
 
+    def model(self, name: str, version: str = "") -> LoadedModel:
+        """The version a request reaches (404/503 otherwise): a transport looks it up once
+        and hands it to :meth:`compute_now` or :meth:`infer`; ``runs_now()`` says which."""
+        return self._registry.get(name, version)
+
     def model_metadata(self, name: str, version: str = "") -> ModelMetadata:
         model = self._registry.get(name, version)
         versions = tuple(m.version for m in self._registry.ready_models(name))
@@ -166,10 +171,14 @@ class DataPlane:
     def multi_models(self) -> list[tuple[str, str]]:
         return sorted(self._control.multi_models.items())
 
-    async def infer(self, request: InferRequest, request_id: str = "") -> InferResponse:
-        """One inference; ``request_id`` is what a request log records it under."""
+    async def infer(
+        self, request: InferRequest, request_id: str = "", model: LoadedModel | None = None
+    ) -> InferResponse:
+        """One inference (on ``model`` when the transport has looked it up already);
+        ``request_id`` is what a request log records it under."""
         started = time.perf_counter_ns()
-        model = self._registry.get(request.model_name, request.model_version)
+        if model is None:
+            model = self._registry.get(request.model_name, request.model_version)
         try:
             call = _prepare(model, request, started)
             timeout = _timeout_us(request)
@@ -179,14 +188,13 @@ class DataPlane:
             model.stats.fail.add(time.perf_counter_ns() - started)
             raise
 
-    def infer_now(self, request: InferRequest, request_id: str = "") -> InferResponse | None:
-        """The whole inference on this thread, without awaiting, when the model runs inline
-        and nothing is to be batched with it (``LoadedModel.runs_now``); None when it must be
-        awaited."""
+    def compute_now(
+        self, model: LoadedModel, request: InferRequest, request_id: str = ""
+    ) -> InferResponse:
+        """The whole inference on this thread, without awaiting, on a model the caller looked
+        up (:meth:`model`) and whose ``runs_now()`` said so: it runs inline and nothing is to
+        be batched with this request."""
         started = time.perf_counter_ns()
-        model = self._registry.get(request.model_name, request.model_version)
-        if not model.runs_now():
-            return None
         try:
             call = _prepare(model, request, started)
             results, compute = model.run_now_timed(call.inputs, call.names)

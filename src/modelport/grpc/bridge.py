@@ -37,15 +37,16 @@ class LoopBridge:
     def _start(self, request: InferRequest, request_id: str, done: Future[InferResponse]) -> None:
         if done.done():
             return  # cancelled before the loop got to it
-        try:
-            response = self.dataplane.infer_now(request, request_id)
+        dataplane = self.dataplane
+        try:  # one lookup; the model's runs_now() says whether to compute here
+            model = dataplane.model(request.model_name, request.model_version)
+            if model.runs_now():
+                _settle(done, dataplane.compute_now(model, request, request_id))
+                return
         except Exception as exc:
             _settle(done, exc)
             return
-        if response is not None:
-            _settle(done, response)
-            return
-        task = self._loop.create_task(self.dataplane.infer(request, request_id))
+        task = self._loop.create_task(dataplane.infer(request, request_id, model))
         task.add_done_callback(functools.partial(_copy, done))
         done.add_done_callback(functools.partial(self._cancel_if_abandoned, task))
 

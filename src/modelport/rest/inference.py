@@ -24,13 +24,14 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from modelport.accesslog import HEADER, AccessLog, AccessRecord, request_id
 from modelport.auth import OPEN, Action, Pass
 from modelport.errors import ErrorCode, ModelNotFound, ModelportError
+from modelport.model import LoadedModel
 from modelport.protocol import cloud, jsonbody, predict, tfserving, v2_binary, v2_json
 from modelport.protocol.status import CODE_OF_HTTP, HTTP_STATUS
 from modelport.rest.access import client_of, refusal
 from modelport.rest.body import check_head, decompress, read_raw
 from modelport.rest.endpoints import Endpoints, send_reply
 from modelport.tracing import RequestTrace, Tracing
-from modelport.types import InferRequest, InferResponse, ModelIndexEntry
+from modelport.types import InferRequest, InferResponse, ModelIndexEntry, ModelMetadata
 
 logger = logging.getLogger(__name__)
 
@@ -79,21 +80,20 @@ class Route(NamedTuple):
     """How one kind of inference body becomes a request, and its response a reply; the
     decoder's second value is handed to the encoder (``/predict`` remembers the shape)."""
 
-    decode: Callable[[Endpoints, str, str, Headers, bytes], tuple[InferRequest, Any]]
+    decode: Callable[[Endpoints, str, str, ModelMetadata, Headers, bytes], tuple[InferRequest, Any]]
     encode: Callable[[InferResponse, Any], Reply]
     path: str
     """The route as the access log names it."""
 
 
 def _decode_v2(
-    ep: Endpoints, name: str, version: str, headers: Headers, body: bytes
+    ep: Endpoints, name: str, version: str, metadata: ModelMetadata, headers: Headers, body: bytes
 ) -> tuple[InferRequest, None]:
     length = v2_binary.header_length(headers.get(v2_binary.HEADER), len(body))
     depth = ep.options.max_json_depth
     if length is None:
         return v2_json.decode_request(jsonbody.loads(body, depth), name, version), None
     if length == 0:
-        metadata = ep.dataplane.decoding_metadata(name, version)
         return v2_binary.decode_raw_request(body, metadata, name, version), None
     return v2_binary.decode_request(body, length, name, version, depth), None
 
@@ -104,10 +104,10 @@ def _encode_v2(response: InferResponse, _: None) -> Reply:
 
 
 def _decode_predict(
-    ep: Endpoints, name: str, version: str, headers: Headers, body: bytes
+    ep: Endpoints, name: str, version: str, metadata: ModelMetadata, headers: Headers, body: bytes
 ) -> tuple[InferRequest, bool]:
     obj = jsonbody.loads(body, ep.options.max_json_depth)
-    return predict.decode_request(obj, ep.dataplane.decoding_metadata(name, version))
+    return predict.decode_request(obj, metadata)
 
 
 def _encode_predict(response: InferResponse, single: bool) -> Reply:
@@ -115,17 +115,16 @@ def _encode_predict(response: InferResponse, single: bool) -> Reply:
 
 
 def _decode_invocation(
-    ep: Endpoints, name: str, version: str, headers: Headers, body: bytes
+    ep: Endpoints, name: str, version: str, metadata: ModelMetadata, headers: Headers, body: bytes
 ) -> tuple[InferRequest, tuple[cloud.Kind, bool]]:
     """SageMaker's /invocations and Azure ML's /score: any body modelport speaks, answered
     in the same protocol."""
     if v2_binary.HEADER in headers:
-        return _decode_v2(ep, name, version, headers, body)[0], ("v2", False)
+        return _decode_v2(ep, name, version, metadata, headers, body)[0], ("v2", False)
     obj = jsonbody.loads(body, ep.options.max_json_depth)
     kind = cloud.body_kind(obj)
     if kind == "v2":
         return v2_json.decode_request(obj, name, version), (kind, False)
-    metadata = ep.dataplane.decoding_metadata(name, version)
     if kind == "tfserving":
         request, row = tfserving.decode_predict(obj, metadata, version)
         return request, (kind, row)
@@ -143,10 +142,9 @@ def _encode_invocation(response: InferResponse, context: tuple[cloud.Kind, bool]
 
 
 def _decode_vertex(
-    ep: Endpoints, name: str, version: str, headers: Headers, body: bytes
+    ep: Endpoints, name: str, version: str, metadata: ModelMetadata, headers: Headers, body: bytes
 ) -> tuple[InferRequest, str]:
     obj = jsonbody.loads(body, ep.options.max_json_depth)
-    metadata = ep.dataplane.decoding_metadata(name, version)
     return cloud.decode_vertex(obj, metadata, version), ep.options.deployed_model_id
 
 
@@ -284,22 +282,27 @@ class InferenceService:
     def reply(self, exchange: Exchange, body: bytes) -> Reply | Awaitable[Reply]:
         """The reply now when the model runs inline; otherwise an awaitable of it."""
         route, name, headers = exchange.route, exchange.name, exchange.headers
+        dataplane = self.ep.dataplane
         try:
             body = decompress(body, headers, self.limit)
-            request, context = route.decode(self.ep, name, exchange.version, headers, body)
+            model = dataplane.model(name, exchange.version)  # the one lookup after the body
+            version = exchange.version
+            request, context = route.decode(self.ep, name, version, model.metadata, headers, body)
             if exchange.trace is not None:
                 request = dataclasses.replace(request, trace=exchange.trace)
             rid = exchange.request_id = request_id(headers.get(HEADER), request.id)
-            response = exchange.response = self.ep.dataplane.infer_now(request, rid)
-            if response is None:
-                return self._later(exchange, request, context)
+            if not model.runs_now():
+                return self._later(exchange, request, context, model)
+            response = exchange.response = dataplane.compute_now(model, request, rid)
             return route.encode(response, context)
         except Exception as exc:
             return self.error(name, exc)
 
-    async def _later(self, exchange: Exchange, request: InferRequest, context: Any) -> Reply:
+    async def _later(
+        self, exchange: Exchange, request: InferRequest, context: Any, model: LoadedModel
+    ) -> Reply:
         try:
-            infer = self.ep.dataplane.infer(request, exchange.request_id)
+            infer = self.ep.dataplane.infer(request, exchange.request_id, model)
             response = exchange.response = await infer
             return exchange.route.encode(response, context)
         except Exception as exc:
