@@ -4,8 +4,9 @@ How a call reaches the runtime is decided once, at load, in :func:`execution_mod
 model whose warm-up inference takes less than ``INLINE_BUDGET_NS`` runs inline on the
 event loop (a thread hand-off would cost more than the inference); a slower one runs in
 its own executor, ``instance_count`` calls at a time. With ``dynamic_batching`` configured,
-requests go through a :class:`~modelport.batching.DynamicBatcher` first. A model that runs
-inline and unbatched is ``immediate``: transports may call :meth:`LoadedModel.run_now_timed`
+requests go through a :class:`~modelport.batching.DynamicBatcher` first. The choice is a
+strategy object (``execution.py``: Inline, Threaded, Batched); when
+:meth:`LoadedModel.runs_now` says so, transports call :meth:`LoadedModel.run_now_timed`
 without awaiting anything.
 """
 
@@ -25,6 +26,7 @@ from modelport.batching import BatchingPolicy, DynamicBatcher
 from modelport.config import ModelConfig
 from modelport.drift import Profile
 from modelport.errors import ModelNotReady
+from modelport.execution import Batched, Execution, Inline, Threaded
 from modelport.requestlog import RequestLog
 from modelport.runtimes import Runtime
 from modelport.tensor import TensorSpec, datatype
@@ -59,8 +61,8 @@ class LoadedModel:
     executor: ThreadPoolExecutor | None = None
     batcher: DynamicBatcher | None = None
     load_seconds: float = 0.0
-    immediate: bool = field(init=False, default=False)
-    """Inline and unbatched: :meth:`run_now_timed` computes the answer on the caller's thread."""
+    execution: Execution = field(init=False, repr=False)
+    """How a call reaches the runtime (``execution.py``), chosen at load."""
     resident: bool = field(init=False, default=True)
     """False while parked: its runtime is released and its next request restores it."""
     keeper: Keeper | None = None
@@ -100,24 +102,30 @@ class LoadedModel:
                 latency_slo_us=int(batching.latency_slo_ms * 1000),
             )
             self.batcher = DynamicBatcher(self.execute, policy, self.metadata.name)
-        self.immediate = self.inline and self.batcher is None
+        self.execution = self._execution()
+
+    def _execution(self) -> Execution:
+        if self.batcher is not None:
+            return Batched(self.batcher, self.inline)
+        return Inline(self.compute) if self.inline else Threaded(self.execute)
 
     def runs_now(self) -> bool:
         """Whether the next request may be computed now, on this thread
-        (:meth:`run_now_timed`): always for an ``immediate`` model; for an inline batched one,
-        when its batcher says the request is alone (waiting for partners cannot pay)."""
-        if self.immediate:
-            return True
-        batcher = self.batcher
-        return self.inline and self.resident and batcher is not None and batcher.alone_now()
+        (:meth:`run_now_timed`): as its execution says (always inline; for a batched model
+        that runs inline, when the request is alone), unless the model is parked."""
+        return self.resident and self.execution.runs_now()
 
     def run_now_timed(self, inputs: Arrays, outputs: Sequence[str]) -> tuple[Arrays, int]:
         """One request's outputs and compute time (ns), computed now on this thread (when
         :meth:`runs_now` said so)."""
-        self.stats.executed(_rows(inputs))
-        result, compute = _timed(self.runtime, inputs, outputs)
+        result, compute = self.compute(inputs, outputs)
         self._ran(0, compute)
         return result, compute
+
+    def compute(self, inputs: Arrays, outputs: Sequence[str]) -> tuple[Arrays, int]:
+        """One runtime call on this thread; returns outputs and compute ns."""
+        self.stats.executed(_rows(inputs))
+        return _timed(self.runtime, inputs, outputs)
 
     async def run(self, inputs: Arrays, outputs: Sequence[str], timeout_us: int = 0) -> Arrays:
         """One request's outputs; queue and compute times go into ``stats``."""
@@ -131,20 +139,15 @@ class LoadedModel:
         trace: Traced | None = None,
     ) -> tuple[Arrays, int, int]:
         """:meth:`run`, and the request's queue and compute times (ns)."""
-        if self.immediate:
+        if self.resident and isinstance(self.execution, Inline):  # nothing to await
             result, compute = self.run_now_timed(inputs, outputs)
             return result, 0, compute
         self.inflight += 1
         try:
             if not self.resident:
                 await self._restore()
-            if self.batcher is not None:
-                submit = self.batcher.submit(inputs, outputs, timeout_us, trace)
-                result, queued, compute = await submit
-            else:
-                submitted = time.perf_counter_ns()
-                result, compute = await self.execute(inputs, outputs)
-                queued = max(time.perf_counter_ns() - submitted - compute, 0)
+            ran = self.execution.run(inputs, outputs, timeout_us, trace)
+            result, queued, compute = await ran
         finally:
             self.inflight -= 1
             if self.keeper is not None:
@@ -159,13 +162,12 @@ class LoadedModel:
     def park(self) -> Runtime:
         """Stop using the runtime (an idle model under a memory budget): requests from now
         on wait in :meth:`run` for :meth:`restored`. Returns the runtime to release."""
-        self.resident = self.immediate = False
+        self.resident = False
         runtime, self.runtime = self.runtime, Parked(self.runtime)
         return runtime
 
     def restored(self, runtime: Runtime) -> None:
         self.runtime, self.resident = runtime, True
-        self.immediate = self.inline and self.batcher is None
         self.used_ns = time.perf_counter_ns()
 
     def _ran(self, queued: int, compute: int) -> None:
@@ -174,9 +176,9 @@ class LoadedModel:
 
     async def execute(self, inputs: Arrays, outputs: Sequence[str]) -> tuple[Arrays, int]:
         """One runtime call (a request or a whole batch); returns outputs and compute ns."""
-        self.stats.executed(_rows(inputs))
         if self.inline:
-            return _timed(self.runtime, inputs, outputs)
+            return self.compute(inputs, outputs)
+        self.stats.executed(_rows(inputs))
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self.executor, _timed, self.runtime, inputs, outputs)
 
@@ -195,7 +197,7 @@ class LoadedModel:
         if self.executor is not None:
             self.executor.shutdown(wait=True)
         if self.resident:
-            self.resident = self.immediate = False
+            self.resident = False
             self.runtime.unload()
 
 

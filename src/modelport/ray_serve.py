@@ -166,7 +166,10 @@ class ReplicatedModel(LoadedModel):
     handle: DeploymentHandle[Any] | None = None
 
     def __post_init__(self) -> None:
-        self.immediate = False  # every call awaits a replica
+        """No execution of its own: every call awaits a replica."""
+
+    def runs_now(self) -> bool:
+        return False
 
     async def run_timed(
         self,

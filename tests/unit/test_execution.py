@@ -1,0 +1,67 @@
+"""Each loaded model version gets one execution strategy at load, and it decides how a call
+reaches the runtime: inline (computed where the request is parsed), in the model's threads,
+or through the batcher (a lone request to an inline model still computed on the spot)."""
+
+from __future__ import annotations
+
+import asyncio
+
+import numpy as np
+import pytest
+
+from modelport.config import DynamicBatching, ModelConfig
+from modelport.execution import Batched, Inline, Threaded
+from modelport.model import LoadedModel
+from modelport.tensor import TensorSpec
+from modelport.types import ModelMetadata
+
+SPEC = (TensorSpec("x", "FP32", (-1, 2)),)
+
+
+class Doubler:
+    platform = "test"
+    inputs = outputs = SPEC
+
+    def infer(self, inputs, outputs):
+        return {"x": inputs["x"] * 2}
+
+    def unload(self) -> None:
+        """Nothing held."""
+
+
+def model(inline: bool, batched: bool) -> LoadedModel:
+    config = ModelConfig(dynamic_batching=DynamicBatching() if batched else None)
+    metadata = ModelMetadata(name="m", platform="test", inputs=SPEC, outputs=SPEC,
+                             max_batch_size=8)  # fmt: skip
+    return LoadedModel(metadata, "1", Doubler(), config, inline=inline)
+
+
+@pytest.mark.parametrize(
+    ("inline", "batched", "kind"),
+    [
+        (True, False, Inline),
+        (False, False, Threaded),
+        (True, True, Batched),
+        (False, True, Batched),
+    ],
+)
+async def test_each_model_gets_the_strategy_its_load_chose(inline, batched, kind) -> None:
+    m = model(inline, batched)
+    assert isinstance(m.execution, kind)
+    x = np.ones((3, 2), np.float32)
+    result, _, compute = await m.run_timed({"x": x}, ["x"])
+    np.testing.assert_array_equal(result["x"], x * 2)
+    assert m.stats.execution_count == 1 and compute > 0
+    m.close()
+
+
+async def test_runs_now_follows_the_strategy_and_never_a_parked_model() -> None:
+    inline, threaded, batched = model(True, False), model(False, False), model(True, True)
+    assert inline.runs_now() and not threaded.runs_now()
+    assert batched.runs_now()  # alone: nothing queued, running or arriving with it
+    assert not batched.runs_now()  # a second one in the same loop iteration: batched
+    await asyncio.sleep(0)
+    inline.park()
+    assert not inline.runs_now()
+    for m in (inline, threaded, batched):
+        m.close()
