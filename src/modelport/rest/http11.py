@@ -14,7 +14,6 @@ Only public interfaces: ``asyncio.Protocol`` and ``httptools.HttpRequestParser``
 from __future__ import annotations
 
 import asyncio
-import logging
 import time
 import urllib.parse
 from collections import deque
@@ -24,8 +23,6 @@ from http import HTTPStatus
 from typing import Any, Protocol, cast
 
 import httptools
-
-logger = logging.getLogger(__name__)
 
 MAX_HEAD_BYTES = 64 * 1024
 MAX_HEADERS = 128
@@ -183,7 +180,7 @@ class HttpConnection(asyncio.Protocol):
             self.flow.resume_writing()
 
     def eof_received(self) -> bool | None:
-        return None  # close our side once we are done: answers in flight are still written
+        return None  # the client half-closed: the transport closes (what is written is flushed)
 
     def pause_writing(self) -> None:
         self.flow.pause_writing()
