@@ -166,10 +166,13 @@ class DynamicBatcher:
         """Whether a request arriving now has no one to be batched with: nothing waits, no
         batch runs, no other request came earlier in this loop iteration (its callbacks run
         one after another, so partners arriving together are seen), and the last iteration
-        with requests had one at most (else clients are concurrent). Counts the arrival."""
+        with requests had one at most (else clients are concurrent). A request found alone
+        is counted here (it is computed at once); any other is counted when it is submitted,
+        so that each request counts once."""
         busy = self._arrivals or self._busy or self._queue.depth or self._closed
         alone = not busy and self._last_arrivals <= 1
-        self._arrived()
+        if alone:
+            self._arrived()
         return alone
 
     def _arrived(self) -> None:

@@ -234,22 +234,39 @@ async def test_a_long_queue_with_abandoned_requests_serves_the_rest_and_forgets_
 
 async def test_a_request_is_alone_only_when_nothing_arrived_with_it() -> None:
     """The first request of a loop iteration with nothing waiting or running is alone (an
-    inline model computes it on the spot); others in that iteration are not; the next
-    iteration starts afresh; anything queued or running means company."""
+    inline model computes it on the spot); others in that iteration are not, and go to the
+    batcher; an iteration after concurrent arrivals is not either; anything queued or running
+    means company."""
     model = EchoModel(delay=0.01)
     b = batcher(model)
-    assert [b.alone_now(), b.alone_now(), b.alone_now()] == [True, False, False]
-    await asyncio.sleep(0)
-    assert b.alone_now() is False  # the last iteration had three: clients are concurrent
-    await asyncio.sleep(0)
-    assert b.alone_now() is True  # the last one had only this one
-    await asyncio.sleep(0)
-    running = asyncio.ensure_future(b.submit(rows([1.0]), ["y"]))
-    await asyncio.sleep(0.001)  # its batch is running
-    assert b.alone_now() is False
-    await running
-    await asyncio.sleep(0)
     assert b.alone_now() is True
+    assert [b.alone_now(), b.alone_now()] == [False, False]
+    behind = [asyncio.ensure_future(b.submit(rows([1.0]), ["y"])) for _ in range(2)]
+    await asyncio.sleep(0)  # they are submitted: the iteration saw three requests
+    running = b.alone_now()
+    await asyncio.gather(*behind)
+    assert running is False  # the two are queued or running
+    await asyncio.sleep(0)
+    assert b.alone_now() is False  # the last iteration with requests had two: concurrent
     await b.close()
     await asyncio.sleep(0)
     assert b.alone_now() is False  # closed: nothing runs through it any more
+
+
+async def test_lone_requests_after_a_burst_are_alone_again() -> None:
+    """Each request counts once, whichever way it goes: after concurrent requests went
+    through the batcher, one client at a time is computed on the spot again (no request is
+    counted twice, which would keep the batcher believing clients are concurrent)."""
+    b = batcher(EchoModel())
+    burst = [asyncio.ensure_future(b.submit(rows([float(i)]), ["y"])) for i in range(8)]
+    await asyncio.gather(*burst)
+    verdicts = []
+    for i in range(6):  # then one client: ask, and submit when not alone
+        alone = b.alone_now()
+        verdicts.append(alone)
+        if not alone:
+            await b.submit(rows([float(i)]), ["y"])
+        await asyncio.sleep(0)
+        await asyncio.sleep(0)
+    assert verdicts[-3:] == [True, True, True]
+    await b.close()
