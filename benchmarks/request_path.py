@@ -113,16 +113,17 @@ def serve_and_measure(
         server.stop()
 
 
+def _medians(runs: dict[str, list[dict]], figure: str) -> dict[str, dict]:
+    """Per server, per scenario: the median of ``figure`` over the rounds."""
+    return {
+        name: {key: statistics.median(r[key][figure] for r in found) for key in found[0]}
+        for name, found in runs.items()
+    }
+
+
 def write(runs: dict[str, list[dict]], rounds: int, timing: tuple[float, float]) -> None:
     today = datetime.date.today().isoformat()
-    median = {
-        name: {key: statistics.median(r[key]["rps"] for r in found) for key in found[0]}
-        for name, found in runs.items()
-    }
-    p50 = {
-        name: {key: statistics.median(r[key]["p50_ms"] for r in found) for key in found[0]}
-        for name, found in runs.items()
-    }
+    median, p50 = _medians(runs, "rps"), _medians(runs, "p50_ms")
     lines = [
         f"# The request path before and after issue 17 ({today})",
         "",

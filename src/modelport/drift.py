@@ -54,16 +54,12 @@ class TensorProfile:
         rows = _as_floats(rows)
         inner = np.linspace(0.0, 1.0, BINS + 1)[1:-1]
         edges = np.nanquantile(rows, inner, axis=0).T.copy()  # NaN (missing) values ignored
-        profile = cls(edges, np.empty((0, BINS)), np.nanmin(rows, axis=0), np.nanmax(rows, axis=0))
-        shares = _counts(profile.bins(rows), BINS) / len(rows)
-        return cls(edges, shares, profile.low, profile.high)
+        shares = _counts(_bins(rows, edges), BINS) / len(rows)
+        return cls(edges, shares, np.nanmin(rows, axis=0), np.nanmax(rows, axis=0))
 
     def bins(self, rows: np.ndarray) -> np.ndarray:
         """Each value's bin, shape (rows, features)."""
-        bins = np.zeros(rows.shape, dtype=np.uint8)
-        for edge in self.edges.T:  # BINS - 1 vectorised comparisons
-            bins += rows > edge
-        return bins
+        return _bins(rows, self.edges)
 
     def outside(self, rows: np.ndarray) -> np.ndarray:
         """Whether each value lies outside the reference's range, shape (rows, features)."""
@@ -283,6 +279,14 @@ def as_rows(data: np.ndarray, batched: bool) -> np.ndarray | None:
 
 def _as_floats(rows: np.ndarray) -> np.ndarray:
     return rows if rows.dtype == np.float64 else rows.astype(np.float64)
+
+
+def _bins(rows: np.ndarray, edges: np.ndarray) -> np.ndarray:
+    """Each value's bin against (features, BINS - 1) edges, shape (rows, features)."""
+    bins = np.zeros(rows.shape, dtype=np.uint8)
+    for edge in edges.T:  # BINS - 1 vectorised comparisons
+        bins += rows > edge
+    return bins
 
 
 def _counts(bins: np.ndarray, width: int) -> np.ndarray:

@@ -13,7 +13,6 @@ the report go to ``<repository>/.logs`` (a hidden folder, which the repository s
 from __future__ import annotations
 
 import asyncio
-import re
 import time
 import urllib.request
 from pathlib import Path
@@ -121,17 +120,17 @@ def _phase(client: Client, phase: int, x: np.ndarray, y: np.ndarray, deadline: f
 
 
 def _live_metrics(url: str) -> dict[str, float]:
+    """The model's live ROC AUC and its inputs' PSI, as /metrics says them now."""
+    from prometheus_client.parser import text_string_to_metric_families
+
     with urllib.request.urlopen(f"http://{url}/metrics", timeout=10) as answer:
         text = answer.read().decode()
+    wanted = {"modelport_live_roc_auc": "live_roc_auc", "modelport_drift_psi": "psi"}
     found = {}
-    for name, pattern in (
-        ("live_roc_auc", r'^modelport_live_roc_auc\{model="fraud-monitored",version="1"\} (\S+)'),
-        (
-            "psi",
-            r'^modelport_drift_psi\{model="fraud-monitored",tensor="input",version="1"\} (\S+)',
-        ),
-    ):
-        match = re.search(pattern, text, re.MULTILINE)
-        if match:
-            found[name] = float(match.group(1))
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            labels = sample.labels
+            ours = labels.get("model") == MODEL_NAME and labels.get("tensor", "input") == "input"
+            if sample.name in wanted and ours:
+                found[wanted[sample.name]] = float(sample.value)
     return found
