@@ -43,7 +43,7 @@ def build(name: str, path: Path, seed: int = 0) -> Path:
     return path
 
 
-BATCHED = """# The wide model with dynamic batching (Triton's settings).
+BATCHED = """# Dynamic batching with the settings a Triton user would copy.
 max_batch_size: 32
 dynamic_batching:
   max_queue_delay_microseconds: 2000
@@ -52,9 +52,11 @@ dynamic_batching:
 
 
 def repository(root: Path) -> Path:
-    """mlp, wide, and wide_batched (wide's weights behind the dynamic batcher)."""
+    """mlp and wide, and each again behind the dynamic batcher (mlp_batched, wide_batched:
+    the same weights)."""
     for name in LAYERS:
         build(name, root / name / "1" / "model.onnx")
-    build("wide", root / "wide_batched" / "1" / "model.onnx")
-    (root / "wide_batched" / "config.yaml").write_text(BATCHED)
+    for name in ("mlp", "wide"):
+        build(name, root / f"{name}_batched" / "1" / "model.onnx")
+        (root / f"{name}_batched" / "config.yaml").write_text(BATCHED)
     return root

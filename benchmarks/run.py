@@ -24,6 +24,7 @@ import tempfile
 import time
 import urllib.request
 from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -209,60 +210,76 @@ def write(
 
 
 OURS, TRITON, BARE = "modelport", "Triton 2.51 (Python backend)", "bare-ASGI limit"
-RATIOS = [
-    (
-        "mlp V2 JSON c=16 / bare-ASGI c=16",
-        (OURS, "mlp", "v2-json", 16),
-        (BARE, "mlp", "predict", 16),
-    ),
-    (
-        "mlp /predict c=16 / bare-ASGI c=16",
-        (OURS, "mlp", "predict", 16),
-        (BARE, "mlp", "predict", 16),
-    ),
-    (
-        "mlp V2 JSON c=16 / Flask seed c=16",
-        (OURS, "mlp", "v2-json", 16),
-        ("Flask seed", "mlp", "predict", 16),
-    ),
-    (
-        "mlp V2 JSON c=16 / Triton c=16",
-        (OURS, "mlp", "v2-json", 16),
-        (TRITON, "mlp", "v2-json", 16),
-    ),
-    (
-        "mlp V2 binary c=64 / bare-ASGI raw body c=64",
-        (OURS, "mlp", "v2-binary", 64),
-        (BARE, "mlp", "raw", 64),
-    ),
-    (
-        "mlp V2 binary c=64 / Triton c=64",
-        (OURS, "mlp", "v2-binary", 64),
-        (TRITON, "mlp", "v2-binary", 64),
-    ),
-    ("mlp gRPC c=16 / Triton gRPC c=16", (OURS, "mlp", "grpc", 16), (TRITON, "mlp", "grpc", 16)),
-    (
-        "wide batched JSON c=64 / Triton c=64",
-        (OURS, "wide_batched", "v2-json", 64),
-        (TRITON, "wide_batched", "v2-json", 64),
-    ),
-    (
-        "wide batched binary c=64 / raw batch 32",
-        (OURS, "wide_batched", "v2-binary", 64),
-        ("ceiling", "wide batch 32"),
-    ),
-]
-"""The targets' ratios: (name, numerator row, denominator row or raw ceiling)."""
+Key = tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Target:
+    """One figure of issue 17 / shared/PERFORMANCE.md: ``top / bottom`` of one field (or
+    ``top`` alone when ``bottom`` is None), against the target it must reach."""
+
+    name: str
+    top: Key
+    bottom: Key | None
+    goal: float
+    """0: no target, the figure is shown for comparison."""
+    field: str = "rps"
+    at_most: bool = False
+    """The figure must stay at or under the goal (latency), not reach it."""
+
+
+def _pair(name: str, top: Key, bottom: Key, goal: float, field: str = "rps") -> Target:
+    return Target(name, top, bottom, goal, field, at_most=field != "rps")
+
+
+TARGETS = [
+    _pair("batched mlp c=1 / unbatched c=1", (OURS, "mlp_batched", "v2-json", "1"),
+          (OURS, "mlp", "v2-json", "1"), 0.9),
+    _pair("batched mlp c=1 p50 / unbatched p50", (OURS, "mlp_batched", "v2-json", "1"),
+          (OURS, "mlp", "v2-json", "1"), 1.1, "p50_ms"),
+    _pair("batched mlp c=16 / unbatched c=16", (OURS, "mlp_batched", "v2-json", "16"),
+          (OURS, "mlp", "v2-json", "16"), 1.0),
+    _pair("batched mlp c=64 / unbatched c=64", (OURS, "mlp_batched", "v2-json", "64"),
+          (OURS, "mlp", "v2-json", "64"), 1.0),
+    _pair("wide batched c=64 binary / raw onnxruntime batch 32",
+          (OURS, "wide_batched", "v2-binary", "64"), ("ceiling", "wide batch 32"), 0.6),
+    _pair("wide batched c=64 JSON / Triton c=64", (OURS, "wide_batched", "v2-json", "64"),
+          (TRITON, "wide_batched", "v2-json", "64"), 1.5),
+    _pair("wide batched c=64 binary / Triton c=64", (OURS, "wide_batched", "v2-binary", "64"),
+          (TRITON, "wide_batched", "v2-binary", "64"), 1.5),
+    _pair("mlp V2 JSON c=16 / bare-ASGI c=16", (OURS, "mlp", "v2-json", "16"),
+          (BARE, "mlp", "predict", "16"), 0.8),
+    _pair("mlp /predict c=16 / bare-ASGI c=16", (OURS, "mlp", "predict", "16"),
+          (BARE, "mlp", "predict", "16"), 0.8),
+    _pair("mlp V2 binary c=64 / bare-ASGI raw body c=64", (OURS, "mlp", "v2-binary", "64"),
+          (BARE, "mlp", "raw", "64"), 0.8),
+    _pair("mlp gRPC c=16 / Triton gRPC c=16", (OURS, "mlp", "grpc", "16"),
+          (TRITON, "mlp", "grpc", "16"), 1.5),
+    _pair("mlp V2 JSON c=16 / Triton c=16", (OURS, "mlp", "v2-json", "16"),
+          (TRITON, "mlp", "v2-json", "16"), 0),
+    _pair("mlp V2 binary c=64 / Triton c=64", (OURS, "mlp", "v2-binary", "64"),
+          (TRITON, "mlp", "v2-binary", "64"), 0),
+    _pair("mlp V2 JSON c=16 / Flask seed c=16", (OURS, "mlp", "v2-json", "16"),
+          ("Flask seed", "mlp", "predict", "16"), 0),
+    Target("mlp V2 JSON c=1 p50 (ms)", (OURS, "mlp", "v2-json", "1"), None, 0.3, "p50_ms",
+           at_most=True),
+]  # fmt: skip
 
 
 def ratios(rows: list[Row], ceiling: dict[str, float]) -> list[str]:
-    """The targets' ratios, computed from this run's rows."""
-    found = {(r["server"], r["model"], r["protocol"], r["c"]): r["rps"] for r in rows}
-    found |= {("ceiling", name): value for name, value in ceiling.items()}
-    lines = ["| ratio in this run | value |", "|---|---|"]
-    for name, top, bottom in RATIOS:
-        if top in found and found.get(bottom):
-            lines.append(f"| {name} | {found[top] / found[bottom]:.2f} |")
+    """Every target, computed from this run's rows (a row missing from the run: skipped)."""
+    found = {(r["server"], r["model"], r["protocol"], str(r["c"])): r for r in rows}
+    found |= {("ceiling", name): {"rps": value} for name, value in ceiling.items()}
+    lines = ["| target (this run) | value | goal | met |", "|---|---|---|---|"]
+    for t in TARGETS:
+        top, bottom = found.get(t.top), found.get(t.bottom) if t.bottom else {t.field: 1.0}
+        if top is None or not bottom or not bottom.get(t.field):
+            continue
+        value = top[t.field] / bottom[t.field]
+        met = value <= t.goal if t.at_most else value >= t.goal
+        goal = f"{'≤' if t.at_most else '≥'} {t.goal:g}" if t.goal else "(comparison)"
+        verdict = ("yes" if met else "no") if t.goal else ""
+        lines.append(f"| {t.name} | {value:.2f} | {goal} | {verdict} |")
     return lines
 
 

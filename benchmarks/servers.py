@@ -23,7 +23,7 @@ from pathlib import Path
 from benchmarks import triton
 
 SERVER_CORE, CLIENT_CORE = 1, 0
-BATCHED = {"wide_batched": (32, 2000)}  # as benchmarks/models.py configures it for modelport
+BATCHED = {"mlp_batched": (32, 2000), "wide_batched": (32, 2000)}  # as models.py configures
 Scenario = tuple[str, str, str, int]
 """Model, HTTP path (empty for gRPC), body kind (v2-json, v2-binary, predict, raw, grpc), c."""
 
@@ -148,10 +148,12 @@ def v2_scenarios(grpc: bool) -> list[Scenario]:
     found: list[Scenario] = []
     for kind in ("v2-json", "v2-binary"):
         found += [("mlp", "/v2/models/mlp/infer", kind, c) for c in (1, 16, 64)]
+    found += [("mlp_batched", "/v2/models/mlp_batched/infer", "v2-json", c) for c in (1, 16, 64)]
     for model in ("wide", "wide_batched"):
         found += [
             (model, f"/v2/models/{model}/infer", kind, 64) for kind in ("v2-json", "v2-binary")
         ]
+        found.append((model, f"/v2/models/{model}/infer", "v2-json", 1))
     if grpc:
         found += [("mlp", "", "grpc", c) for c in (1, 16, 64)] + [("wide_batched", "", "grpc", 64)]
     return found

@@ -6,6 +6,7 @@ comes back. Nothing in this module sees bytes, headers or status codes.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -14,7 +15,14 @@ import numpy as np
 
 from modelport.config import ModelConfig
 from modelport.control import ModelControl
-from modelport.errors import ErrorCode, InferenceFailed, InvalidInput, ModelNotFound, shown
+from modelport.errors import (
+    InferenceFailed,
+    InvalidInput,
+    ModelNotFound,
+    ModelportError,
+    as_error,
+    shown,
+)
 from modelport.metrics import ModelGauges
 from modelport.model import LoadedModel
 from modelport.registry import ModelRegistry
@@ -31,6 +39,8 @@ from modelport.types import (
     VersionStats,
 )
 from modelport.validate import validate_request
+
+logger = logging.getLogger(__name__)
 
 SERVER_NAME = "modelport"
 EXTENSIONS = (
@@ -92,7 +102,7 @@ class DataPlane:
     def model(self, name: str, version: str = "") -> LoadedModel:
         """The version a request reaches (404/503 otherwise): a transport looks it up once
         and hands it to :meth:`compute_now` or :meth:`infer`; ``runs_now()`` says which."""
-        return self._registry.get(name, version)
+        return self._registry.ready(name, version) or self._registry.get(name, version)
 
     def model_metadata(self, name: str, version: str = "") -> ModelMetadata:
         model = self._registry.get(name, version)
@@ -138,9 +148,15 @@ class DataPlane:
         holder = next((log for log in logs if log.knows(request_id)), logs[-1])
         return holder.label(request_id, labels)
 
-    def count_failure(self, code: ErrorCode, model: str) -> None:
-        """Every transport reports its failed inference requests here."""
-        self._registry.count_failure(code, model)
+    def failed(self, exc: BaseException, model: str) -> ModelportError:
+        """A failed inference request, from any transport and any thread: the one place it
+        is counted (``modelport_inference_requests_total``, status ``failure``). Returns
+        what its client is told; anything unexpected is logged here and told as INTERNAL."""
+        error = as_error(exc)
+        if error is not exc:
+            logger.error("unexpected error serving model %r", model, exc_info=exc)
+        self._registry.count_failure(error.code, model)
+        return error
 
     def model_config(self, name: str, version: str = "") -> tuple[ModelMetadata, ModelConfig]:
         model = self._registry.get(name, version)
@@ -178,7 +194,10 @@ class DataPlane:
         ``request_id`` is what a request log records it under."""
         started = time.perf_counter_ns()
         if model is None:
-            model = self._registry.get(request.model_name, request.model_version)
+            model = self.model(request.model_name, request.model_version)
+        if model.execution.kind == "inline":  # restored if parked, then computed at once
+            await model.resident_now()
+            return self.compute_now(model, request, request_id)
         try:
             call = _prepare(model, request, started)
             timeout = _timeout_us(request)
@@ -198,10 +217,25 @@ class DataPlane:
         try:
             call = _prepare(model, request, started)
             results, compute = model.run_now_timed(call.inputs, call.names)
-            return _finish(model, request, call, results, 0, compute, request_id)
+            with model.lock:
+                return _finish(model, request, call, results, 0, compute, request_id)
         except Exception:
-            model.stats.fail.add(time.perf_counter_ns() - started)
+            with model.lock:
+                model.stats.fail.add(time.perf_counter_ns() - started)
             raise
+
+    def compute_anywhere(self, request: InferRequest, request_id: str = "") -> InferResponse | None:
+        """The whole inference on the calling thread (a gRPC pool thread: no hand-off to the
+        loop and back) for a ready model that runs inline; None for any other request, which
+        goes through the loop (a batched, threaded or parked model, or one that is not
+        ready: the loop's lookup says why)."""
+        model = self._registry.ready(request.model_name, request.model_version)
+        if model is None or not model.claim():
+            return None
+        try:
+            return self.compute_now(model, request, request_id)
+        finally:
+            model.unclaim()
 
 
 @dataclass(frozen=True, slots=True)

@@ -179,6 +179,15 @@ _BY_CODE: dict[ErrorCode, type[ModelportError]] = {
 }
 
 
+INTERNAL_MESSAGE = "internal server error; see the server log"
+
+
+def as_error(exc: BaseException) -> ModelportError:
+    """What a client is told of ``exc``: itself when raised on purpose, else a bare INTERNAL
+    error (the caller logs the unexpected one; its text may hold paths or data)."""
+    return exc if isinstance(exc, ModelportError) else InferenceFailed(INTERNAL_MESSAGE)
+
+
 def error_for(code: ErrorCode, message: str) -> ModelportError:
     """The exception for a code a server answered with (the client raises these)."""
     return _BY_CODE.get(code, InferenceFailed)(message)

@@ -14,6 +14,7 @@ unloaded, and restart from zero when it is reloaded (Prometheus' ``rate`` handle
 
 from __future__ import annotations
 
+import threading
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -96,12 +97,14 @@ class Metrics:
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
         self.registry = registry or CollectorRegistry()
         self.failures: Counter[tuple[str, str]] = Counter()
+        self._counting = threading.Lock()  # gRPC threads count failures too
         """Failed inference requests by (model, reason); the model is empty when none was
         resolved, so the label set stays bounded."""
         ProcessCollector(registry=self.registry, namespace="modelport")
 
     def failure(self, code: ErrorCode, model: str = "") -> None:
-        self.failures[model, REASONS.get(code, "internal")] += 1
+        with self._counting:
+            self.failures[model, REASONS.get(code, "internal")] += 1
 
     def watch(self, source: Callable[[], Iterable[ModelGauges]]) -> None:
         """Report ``source()``'s model versions at every scrape."""

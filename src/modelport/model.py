@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 import time
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -75,8 +76,16 @@ class LoadedModel:
     used_ns: int = field(init=False, default_factory=time.perf_counter_ns)
     """When it last answered or was (re)loaded (``perf_counter_ns``): its place in least
     recently used order."""
+    lock: threading.Lock = field(
+        init=False, repr=False, compare=False, default_factory=threading.Lock
+    )
+    """Guards its statistics and request log (also written by gRPC threads, which compute
+    inline models themselves) and the claims below; never held while the runtime runs."""
+    _claims: int = field(init=False, repr=False, default=0)
+    _unclaimed: threading.Condition = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
+        self._unclaimed = threading.Condition(self.lock)
         logging_config = self.config.request_logging
         if logging_config is not None:
             self.request_log = RequestLog(
@@ -115,11 +124,50 @@ class LoadedModel:
         that runs inline, when the request is alone), unless the model is parked."""
         return self.resident and self.execution.runs_now()
 
+    def claim(self) -> bool:
+        """Begin computing a request on a thread other than the loop (a gRPC pool thread),
+        if the model may be computed there now: resident, and run inline (a batched model's
+        batcher lives on the loop). Its runtime is neither parked nor closed until
+        :meth:`unclaim`."""
+        with self.lock:
+            if not (self.resident and isinstance(self.execution, Inline)):
+                return False
+            self._claims += 1
+            return True
+
+    def unclaim(self) -> None:
+        with self.lock:
+            self._claims -= 1
+            if not self._claims:
+                self._unclaimed.notify_all()
+
+    def _stop_using(self) -> bool:
+        """No new claims, and the runtime's current ones finished (each is one inline
+        computation: well under a millisecond). Returns whether it was resident."""
+        with self.lock:
+            was, self.resident = self.resident, False
+            self._unclaimed.wait_for(lambda: not self._claims)
+        return was
+
+    async def resident_now(self) -> None:
+        """Restore the model if it is parked (the request waits, counted in flight)."""
+        if self.resident:
+            return
+        self.inflight += 1
+        try:
+            await self._restore()
+        finally:
+            self.inflight -= 1
+            if self.keeper is not None:
+                self.keeper.settle()
+
     def run_now_timed(self, inputs: Arrays, outputs: Sequence[str]) -> tuple[Arrays, int]:
         """One request's outputs and compute time (ns), computed now on this thread (when
-        :meth:`runs_now` said so)."""
-        result, compute = self.compute(inputs, outputs)
-        self._ran(0, compute)
+        :meth:`runs_now` or :meth:`claim` said so)."""
+        result, compute = _timed(self.runtime, inputs, outputs)
+        with self.lock:
+            self.stats.executed(_rows(inputs))
+            self._ran(0, compute)
         return result, compute
 
     def compute(self, inputs: Arrays, outputs: Sequence[str]) -> tuple[Arrays, int]:
@@ -162,7 +210,7 @@ class LoadedModel:
     def park(self) -> Runtime:
         """Stop using the runtime (an idle model under a memory budget): requests from now
         on wait in :meth:`run` for :meth:`restored`. Returns the runtime to release."""
-        self.resident = False
+        self._stop_using()
         runtime, self.runtime = self.runtime, Parked(self.runtime)
         return runtime
 
@@ -196,8 +244,7 @@ class LoadedModel:
             self.request_log.close()
         if self.executor is not None:
             self.executor.shutdown(wait=True)
-        if self.resident:
-            self.resident = False
+        if self._stop_using():
             self.runtime.unload()
 
 

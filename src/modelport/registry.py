@@ -15,11 +15,11 @@ import asyncio
 import enum
 import logging
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
-from typing import TypeGuard
+from typing import TypeGuard, cast
 
 from modelport.errors import ErrorCode, InvalidInput, ModelNotFound, ModelNotReady, shown
 from modelport.loading import expected_bytes, load_model, load_runtime
@@ -87,6 +87,10 @@ class ModelRegistry:
         self._drain_timeout = drain_timeout
         self._models: dict[str, ModelRecord] = {}
         self._lock = asyncio.Lock()
+        self._routes: Mapping[tuple[str, str], LoadedModel] = {}
+        """Every ready version by (name, version), and the newest by (name, ""): rebuilt
+        whole on the loop after each change and never mutated, so a lookup from any thread
+        (:meth:`ready`) reads one consistent table."""
 
     # --- changes ----------------------------------------------------------------------
 
@@ -106,15 +110,21 @@ class ModelRegistry:
             scope = set(by_name) if wanted is None else wanted
             if wanted is None:
                 scope |= {n for n, r in self._models.items() if not r.unloaded}
-            await asyncio.gather(
-                *(self._apply_model(n, by_name.get(n, []), retry_failed) for n in scope)
-            )
+            try:
+                await asyncio.gather(
+                    *(self._apply_model(n, by_name.get(n, []), retry_failed) for n in scope)
+                )
+            finally:
+                self._publish()
 
     async def unload(self, name: str) -> None:
         async with self._lock:
             if name not in self._models:
                 raise ModelNotFound(f"unknown model {shown(name)}")
-            await self._apply_model(name, [], retry_failed=False)
+            try:
+                await self._apply_model(name, [], retry_failed=False)
+            finally:
+                self._publish()
 
     async def _apply_model(
         self, name: str, items: list[ModelSource | ModelProblem], retry_failed: bool
@@ -173,6 +183,7 @@ class ModelRegistry:
         current.model, current.state, current.reason = model, ModelState.READY, ""
         current.fingerprint = source.fingerprint
         logger.info("model %s version %d is ready", source.name, source.version)
+        self._publish()  # requests reach the new load before the previous one drains
         if previous is not None:
             await self._release(previous)
 
@@ -186,6 +197,7 @@ class ModelRegistry:
 
     async def _retire(self, record: ModelRecord, version: int) -> None:
         retired = record.versions.pop(version)
+        self._publish()  # no new request reaches it while it drains
         if retired.model is not None:
             logger.info("unloading version %d", version)
             await self._release(retired.model)
@@ -195,7 +207,22 @@ class ModelRegistry:
         await model.drain(self._drain_timeout)
         self.residency.forget(model)
 
+    def _publish(self) -> None:
+        routes: dict[tuple[str, str], LoadedModel] = {}
+        for name, record in self._models.items():
+            ready = [r for r in record.versions.values() if _is_ready(r)]
+            for r in ready:
+                routes[(name, str(r.version))] = cast(LoadedModel, r.model)
+            if ready:
+                routes[(name, "")] = cast(LoadedModel, _newest(ready).model)
+        self._routes = routes
+
     # --- lookups ----------------------------------------------------------------------
+
+    def ready(self, name: str, version: str = "") -> LoadedModel | None:
+        """The ready version a request reaches (the newest for ``""``), from any thread;
+        None when there is none (then :meth:`get` says why)."""
+        return self._routes.get((name, version))
 
     def get(self, name: str, version: str = "") -> LoadedModel:
         """The version asked for, or the newest ready one; 404 and 503 as Triton answers."""
@@ -300,6 +327,7 @@ class ModelRegistry:
         return found
 
     def close(self) -> None:
+        self._routes = {}
         for model in self._models.values():
             for record in model.versions.values():
                 if record.model is not None:

@@ -92,10 +92,13 @@ class ModelMetadata:
     """Above 0, dim 0 of every input is the batch and may not exceed this."""
     default_outputs: tuple[RequestedOutput, ...] = field(init=False, compare=False)
     """Every output, as a request that names none asks for them."""
+    input_names: list[str] = field(init=False, compare=False, repr=False)
+    """The inputs' names, in order (a request's are compared with them)."""
 
     def __post_init__(self) -> None:
         every = tuple(RequestedOutput(spec.name) for spec in self.outputs)
         object.__setattr__(self, "default_outputs", every)
+        object.__setattr__(self, "input_names", [spec.name for spec in self.inputs])
 
     def input(self, name: str) -> TensorSpec | None:
         return next((spec for spec in self.inputs if spec.name == name), None)
@@ -163,7 +166,8 @@ class Duration:
 @dataclass(slots=True)
 class ModelStats:
     """Triton's per-version inference statistics, which Prometheus metrics are also read
-    from at scrape time; updated on the event loop only, never from a worker thread."""
+    from at scrape time; updated on the event loop, or by a gRPC thread holding the model's
+    lock (``LoadedModel.lock``), never by a runtime's worker thread."""
 
     success: Duration = field(default_factory=Duration)
     fail: Duration = field(default_factory=Duration)

@@ -16,12 +16,15 @@ def validate_request(request: InferRequest, metadata: ModelMetadata) -> None:
         spec = metadata.input(tensor.name)
         assert spec is not None  # check_input_names guarantees it
         check_input(tensor, spec, metadata)
-    check_outputs(request, metadata)
+    if request.outputs:
+        check_outputs(request, metadata)
 
 
 def check_input_names(request: InferRequest, metadata: ModelMetadata) -> None:
     given = [tensor.name for tensor in request.inputs]
-    expected = [spec.name for spec in metadata.inputs]
+    expected = metadata.input_names
+    if given == expected:
+        return  # the usual request: every input, in the model's order
     unknown = [name for name in given if name not in expected]
     if unknown:
         raise InvalidInput(
@@ -37,19 +40,20 @@ def check_input_names(request: InferRequest, metadata: ModelMetadata) -> None:
 
 
 def check_input(tensor: InferInput, spec: TensorSpec, metadata: ModelMetadata) -> None:
-    what = f"input '{tensor.name}' of model '{metadata.name}'"
-    if tensor.datatype != spec.datatype:
-        raise InvalidInput(f"{what}: expected datatype {spec.datatype}, got {tensor.datatype}")
     shape = tensor.shape
-    if len(shape) != len(spec.shape) or any(
+    if tensor.datatype != spec.datatype:
+        wrong = f"expected datatype {spec.datatype}, got {tensor.datatype}"
+    elif len(shape) != len(spec.shape) or any(
         want not in (-1, got) for got, want in zip(shape, spec.shape, strict=True)
     ):
-        raise InvalidInput(f"{what}: expected shape {list(spec.shape)}, got {list(shape)}")
-    if metadata.max_batch_size and shape and shape[0] > metadata.max_batch_size:
-        raise InvalidInput(
-            f"{what}: batch size {shape[0]} exceeds the model's max_batch_size "
-            f"{metadata.max_batch_size}"
+        wrong = f"expected shape {list(spec.shape)}, got {list(shape)}"
+    elif metadata.max_batch_size and shape and shape[0] > metadata.max_batch_size:
+        wrong = (
+            f"batch size {shape[0]} exceeds the model's max_batch_size {metadata.max_batch_size}"
         )
+    else:
+        return
+    raise InvalidInput(f"input '{tensor.name}' of model '{metadata.name}': {wrong}")
 
 
 def check_outputs(request: InferRequest, metadata: ModelMetadata) -> None:

@@ -4,13 +4,19 @@ from __future__ import annotations
 
 import asyncio
 import shutil
+import threading
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import grpc
 import httpx2
+import numpy as np
 import pytest
 from onnx import TensorProto
 
+from modelport.grpc.server import GrpcServer
+from modelport.protocol._generated import grpc_service_pb2 as pb
+from modelport.protocol._generated import grpc_service_pb2_grpc as pb_grpc
 from modelport.server import Server
 from modelport.settings import Settings
 from tests import models
@@ -204,6 +210,58 @@ async def test_version_swap_under_load_fails_no_request(
     await asyncio.gather(*(steady_load(client, stop, failures, served) for _ in range(8)), swap())
     assert failures == []
     assert {"1", "4"} <= served
+
+
+def grpc_load(port: int, stop: threading.Event, failures: list[str], served: list[str]) -> None:
+    """One gRPC client in its own thread until ``stop`` (at most 3,000 calls: bounded)."""
+    tensor = pb.ModelInferRequest.InferInputTensor(name="input", datatype="FP32", shape=[1, 1])
+    x = np.array([[3.0]], np.float32).tobytes()
+    request = pb.ModelInferRequest(model_name="m", inputs=[tensor], raw_input_contents=[x])
+    with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+        stub = pb_grpc.GRPCInferenceServiceStub(channel)
+        for _ in range(3000):
+            if stop.is_set():
+                return
+            try:
+                served.append(stub.ModelInfer(request, timeout=30).model_version)
+            except grpc.RpcError as exc:
+                failures.append(f"{exc.code()}: {exc.details()}")
+
+
+async def test_version_swap_under_grpc_load_fails_no_request_and_counts_each_once(
+    polled: tuple[Server, httpx2.AsyncClient, Path],
+) -> None:
+    """gRPC threads compute an inline model themselves (no hop to the loop): a version
+    swapped and drained under them loses no call, and each success is counted once."""
+    server, _, root = polled
+    grpc_server = GrpcServer(server.dataplane, max_message_bytes=1 << 20)
+    port = await grpc_server.start("127.0.0.1", 0)
+    failures: list[str] = []
+    served: list[str] = []
+    stop = threading.Event()
+    clients = [asyncio.to_thread(grpc_load, port, stop, failures, served) for _ in range(6)]
+
+    async def swap() -> None:
+        while len(served) < 50:
+            await asyncio.sleep(0.01)
+        for version in ("2", "3"):
+            fp32_identity(root, int(version))
+            for _ in range(100):  # bounded: a load takes a few polls
+                await polls(server, 1)
+                if version in served[-20:]:
+                    break
+        stop.set()
+
+    try:
+        await asyncio.wait_for(asyncio.gather(*clients, swap()), 120)
+    finally:
+        stop.set()
+        await grpc_server.stop(1)
+    assert failures == []
+    assert {"1", "3"} <= set(served)
+    final = server.registry.get("m", "3").stats
+    assert final.success.count == served.count("3")  # every call counted exactly once
+    assert final.fail.count == 0
 
 
 # --- a broken new version never takes the serving one down ------------------------------

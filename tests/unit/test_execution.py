@@ -65,3 +65,26 @@ async def test_runs_now_follows_the_strategy_and_never_a_parked_model() -> None:
     assert not inline.runs_now()
     for m in (inline, threaded, batched):
         m.close()
+
+
+async def test_only_a_resident_inline_model_may_be_claimed_by_another_thread() -> None:
+    inline, threaded, batched = model(True, False), model(False, False), model(True, True)
+    assert inline.claim()
+    assert not threaded.claim() and not batched.claim()  # their work belongs to the loop
+    inline.unclaim()
+    inline.park()
+    assert not inline.claim()
+    for m in (inline, threaded, batched):
+        m.close()
+
+
+async def test_a_claimed_runtime_is_not_closed_until_its_computation_ends() -> None:
+    m = model(True, False)
+    assert m.claim()
+    closing = asyncio.create_task(asyncio.to_thread(m.close))
+    await asyncio.sleep(0.2)
+    assert not closing.done()  # waits for the gRPC thread's computation
+    assert not m.claim()  # and no new one starts meanwhile
+    m.unclaim()
+    await asyncio.wait_for(closing, 10)
+    assert not m.resident

@@ -17,7 +17,6 @@ from concurrent.futures import Future, InvalidStateError
 from typing import Any, TypeVar
 
 from modelport.dataplane import DataPlane
-from modelport.errors import ErrorCode
 from modelport.types import InferRequest, InferResponse
 
 T = TypeVar("T")
@@ -74,9 +73,6 @@ class LoopBridge:
     def call_soon(self, function: Callable[..., object], *args: object) -> None:
         """Run ``function(*args)`` on the loop (the access log is the loop's)."""
         self._loop.call_soon_threadsafe(function, *args)
-
-    def count_failure(self, code: ErrorCode, model: str) -> None:
-        self._loop.call_soon_threadsafe(self.dataplane.count_failure, code, model)
 
 
 def _copy(done: Future[InferResponse], task: asyncio.Task[InferResponse]) -> None:

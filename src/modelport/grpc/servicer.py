@@ -23,7 +23,7 @@ import grpc
 
 from modelport.accesslog import HEADER, AccessLog, AccessRecord, request_id
 from modelport.auth import OPEN, AccessPolicy, Pass
-from modelport.errors import ErrorCode, ModelportError
+from modelport.errors import ErrorCode, ModelportError, as_error
 from modelport.grpc.access import action_of, authorization, peer_host, trailers_for
 from modelport.grpc.bridge import LoopBridge
 from modelport.grpc.errors import GRPC_STATUS
@@ -37,6 +37,7 @@ from modelport.types import InferRequest, InferResponse
 
 logger = logging.getLogger(__name__)
 
+INFERENCE_METHODS = ("ModelInfer", "ModelStreamInfer")
 STREAM_CONCURRENCY = 64
 """Requests of one ModelStreamInfer stream in flight at once; reading pauses beyond it."""
 
@@ -61,18 +62,14 @@ def mapped(method: Handler[Request, Response]) -> Handler[Request, Response]:
                 admitted.release()
             self.ended(call, grpc.StatusCode.OK, answer)
             return answer
-        except ModelportError as exc:
-            self.count_failure(method.__name__, request, exc.code)
-            self.ended(call, GRPC_STATUS[exc.code], None, trailers_for(exc), exc.code)
-            context.abort(GRPC_STATUS[exc.code], exc.message)
         except CancelledError:
             self.ended(call, grpc.StatusCode.CANCELLED, None)
             context.abort(grpc.StatusCode.CANCELLED, "the call was cancelled")
-        except Exception:
-            logger.exception("unexpected error in %s", method.__name__)
-            self.count_failure(method.__name__, request, ErrorCode.INTERNAL)
-            self.ended(call, grpc.StatusCode.INTERNAL, None, (), ErrorCode.INTERNAL)
-            context.abort(grpc.StatusCode.INTERNAL, "internal server error; see the log")
+        except Exception as exc:
+            error = self.told(method.__name__, request, exc)
+            status = GRPC_STATUS[error.code]
+            self.ended(call, status, None, trailers_for(error), error.code)
+            context.abort(status, error.message)
         raise AssertionError("unreachable: abort raises")
 
     return wrapper
@@ -161,9 +158,14 @@ class ServicerBase:
         action, model = action_of(method, request)
         return self.policy.admit(authorization(context), peer_host(context), action, model)
 
-    def count_failure(self, method: str, request: Any, code: ErrorCode) -> None:
-        if method in ("ModelInfer", "ModelStreamInfer"):
-            self.bridge.count_failure(code, getattr(request, "model_name", ""))
+    def told(self, method: str, request: Any, exc: BaseException) -> ModelportError:
+        """What the client is told of a failed call; a failed inference is counted (and
+        logged when unexpected) by the data plane."""
+        if method in INFERENCE_METHODS:
+            return self.dataplane.failed(exc, getattr(request, "model_name", ""))
+        if not isinstance(exc, ModelportError):
+            logger.error("unexpected error in %s", method, exc_info=exc)
+        return as_error(exc)
 
 
 class InferenceServicer(ServicerBase, pb_grpc.GRPCInferenceServiceServicer):
@@ -235,9 +237,12 @@ class InferenceServicer(ServicerBase, pb_grpc.GRPCInferenceServiceServicer):
     def _infer(self, request: InferRequest, context: Any) -> Any:
         given = dict(context.invocation_metadata()).get(HEADER)
         rid = self._calls.rid = request_id(str(given) if given else None, request.id)
-        pending = self.bridge.infer(request, rid)
-        context.add_callback(pending.cancel)  # the call ended first: drop the work
-        response = self._calls.response = pending.result()
+        response = self.dataplane.compute_anywhere(request, rid)  # inline: right here
+        if response is None:
+            pending = self.bridge.infer(request, rid)
+            context.add_callback(pending.cancel)  # the call ended first: drop the work
+            response = pending.result()
+        self._calls.response = response
         return v2_grpc.encode_infer_response(response)
 
     def ModelStreamInfer(
@@ -320,13 +325,8 @@ class _Stream:
                 )
             except Exception as exc:
                 outcome = exc
-        code, message = ErrorCode.INTERNAL, "internal server error; see the log"
-        if isinstance(outcome, ModelportError):
-            code, message = outcome.code, outcome.message
-        else:
-            logger.error("unexpected error in a streamed inference", exc_info=outcome)
-        self._servicer.count_failure("ModelStreamInfer", request, code)
-        return pb.ModelStreamInferResponse(error_message=message)
+        error = self._servicer.told("ModelStreamInfer", request, outcome)
+        return pb.ModelStreamInferResponse(error_message=error.message)
 
     def cancel(self) -> None:
         with self._lock:

@@ -45,6 +45,8 @@ Scalar = str | int | float | bool
 def parameters_of(params: Mapping[str, Any]) -> dict[str, Scalar]:
     """A protobuf ``map<string, InferParameter>`` (or repository parameter map) as a dict."""
     found: dict[str, Scalar] = {}
+    if not params:
+        return found
     for key, param in params.items():
         choice = param.WhichOneof("parameter_choice")
         if choice is not None:
@@ -60,7 +62,8 @@ def decode_infer_request(msg: pb.ModelInferRequest) -> InferRequest:
             "send every input raw or none"
         )
     inputs = tuple(_input(tensor, raw[i] if raw else None) for i, tensor in enumerate(msg.inputs))
-    reject_duplicates((tensor.name for tensor in inputs), "input")
+    if len(inputs) > 1:
+        reject_duplicates((tensor.name for tensor in inputs), "input")
     return InferRequest(
         model_name=msg.model_name,
         model_version=msg.model_version,
@@ -97,6 +100,8 @@ def _typed(
 
 
 def _outputs(msg: pb.ModelInferRequest) -> tuple[RequestedOutput, ...]:
+    if not msg.outputs:
+        return ()
     outputs = tuple(
         RequestedOutput(o.name, parameters=parameters_of(o.parameters)) for o in msg.outputs
     )

@@ -8,7 +8,8 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
-from modelport.errors import ErrorCode, ModelportError, shown
+from modelport.dataplane import DataPlane
+from modelport.errors import ModelportError, as_error, shown
 from modelport.protocol.jsonbody import error_body
 from modelport.protocol.status import HTTP_STATUS
 
@@ -22,15 +23,21 @@ def error_response(status: int, message: str) -> Response:
 INFERENCE_PATHS = (":predict",)  # the V2 and /predict routes count theirs in rest/inference.py
 
 
-async def modelport_error(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, ModelportError)
-    count_failure(request, exc.code)
-    return error_response(HTTP_STATUS[exc.code], exc.message)
-
-
-def count_failure(request: Request, code: ErrorCode) -> None:
+def _told(request: Request, exc: Exception) -> ModelportError:
+    """What the client is told; a failed inference is counted (and logged when unexpected)
+    by the data plane."""
     if request.url.path.lower().endswith(INFERENCE_PATHS):
-        request.app.state.dataplane.count_failure(code, request.path_params.get("model", ""))
+        dataplane: DataPlane = request.app.state.dataplane
+        return dataplane.failed(exc, request.path_params.get("model", ""))
+    if not isinstance(exc, ModelportError):
+        logger.error("unexpected error serving %s %s", request.method, request.url.path,
+                     exc_info=exc)  # fmt: skip
+    return as_error(exc)
+
+
+async def modelport_error(request: Request, exc: Exception) -> Response:
+    error = _told(request, exc)
+    return error_response(HTTP_STATUS[error.code], error.message)
 
 
 async def http_error(request: Request, exc: Exception) -> Response:
@@ -42,9 +49,7 @@ async def http_error(request: Request, exc: Exception) -> Response:
 
 
 async def unexpected_error(request: Request, exc: Exception) -> Response:
-    logger.exception("unexpected error serving %s %s", request.method, request.url.path)
-    count_failure(request, ErrorCode.INTERNAL)
-    return error_response(500, "internal server error; see the server log")
+    return await modelport_error(request, exc)
 
 
 EXCEPTION_HANDLERS = {

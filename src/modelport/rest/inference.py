@@ -13,7 +13,6 @@ the error table and the failure metric are the same ones every route uses.
 from __future__ import annotations
 
 import dataclasses
-import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
@@ -23,7 +22,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from modelport.accesslog import HEADER, AccessLog, AccessRecord, request_id
 from modelport.auth import OPEN, Action, Pass
-from modelport.errors import ErrorCode, ModelNotFound, ModelportError
+from modelport.errors import ModelNotFound, ModelportError
 from modelport.model import LoadedModel
 from modelport.protocol import cloud, jsonbody, predict, tfserving, v2_binary, v2_json
 from modelport.protocol.status import CODE_OF_HTTP, HTTP_STATUS
@@ -32,8 +31,6 @@ from modelport.rest.body import check_head, decompress, read_raw
 from modelport.rest.endpoints import Endpoints, send_reply
 from modelport.tracing import RequestTrace, Tracing
 from modelport.types import InferRequest, InferResponse, ModelIndexEntry, ModelMetadata
-
-logger = logging.getLogger(__name__)
 
 Reply = tuple[int, Mapping[str, str], bytes]
 Headers = Mapping[str, str]
@@ -264,8 +261,7 @@ class InferenceService:
         try:
             return policy.admit(headers.get("authorization"), client, Action.INFER, name)
         except ModelportError as exc:
-            self.ep.dataplane.count_failure(exc.code, name)
-            return refusal(exc)
+            return refusal(self.ep.dataplane.failed(exc, name))
 
     def check(self, name: str, version: str, headers: Headers) -> Reply | None:
         """The error reply for a request refused before its body is read (unknown or
@@ -276,7 +272,7 @@ class InferenceService:
             self.ep.dataplane.require_ready(name, version)
             check_head(headers, self.limit)
         except ModelportError as exc:
-            return self.failed(name, exc.code, exc.message)
+            return self.error(name, exc)
         return None
 
     def reply(self, exchange: Exchange, body: bytes) -> Reply | Awaitable[Reply]:
@@ -309,14 +305,10 @@ class InferenceService:
             return self.error(request.model_name, exc)
 
     def error(self, name: str, exc: Exception) -> Reply:
-        if isinstance(exc, ModelportError):
-            return self.failed(name, exc.code, exc.message)
-        logger.error("unexpected error serving model %r", name, exc_info=exc)
-        return self.failed(name, ErrorCode.INTERNAL, "internal server error; see the log")
-
-    def failed(self, name: str, code: ErrorCode, message: str) -> Reply:
-        self.ep.dataplane.count_failure(code, name)
-        return HTTP_STATUS[code], JSON, jsonbody.error_body(message)
+        """The error reply for a failed request (counted, and logged when unexpected, by
+        the data plane)."""
+        error = self.ep.dataplane.failed(exc, name)
+        return HTTP_STATUS[error.code], JSON, jsonbody.error_body(error.message)
 
 
 class InferenceRoutes:

@@ -18,7 +18,7 @@ import asyncio
 from collections.abc import Awaitable
 
 from modelport.auth import Pass
-from modelport.errors import ErrorCode
+from modelport.errors import PayloadTooLarge
 from modelport.rest.body import too_large
 from modelport.rest.http11 import Head, HttpConnection, status_line
 from modelport.rest.inference import Exchange, InferenceService, Reply, Route
@@ -90,8 +90,8 @@ class LaneExchange:
             self.chunks.append(chunk)
 
     def _over_limit(self) -> Reply:
-        message = too_large(self.size, self.service.limit)
-        return self.service.failed(self.exchange.name, ErrorCode.PAYLOAD_TOO_LARGE, message)
+        too_big = PayloadTooLarge(too_large(self.size, self.service.limit))
+        return self.service.error(self.exchange.name, too_big)
 
     def complete(self) -> None:
         transport = self.connection.transport
