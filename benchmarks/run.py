@@ -140,6 +140,8 @@ def medians(rows: Iterable[Row]) -> list[Row]:
 def specs(repo: Path, tmp: str, with_triton: bool) -> list[Spec]:
     grpc = perf_analyzer.available()
     found = [servers.modelport(repo, tmp, grpc), servers.bare(repo, tmp), servers.flask(repo, tmp)]
+    if grpc:
+        found.insert(2, servers.bare_grpc(repo, tmp))
     if with_triton:
         found.append(servers.triton_server(repo, tmp, grpc))
     return [spec for spec in found if spec is not None]
@@ -255,6 +257,10 @@ TARGETS = [
           (BARE, "mlp", "raw", "64"), 0.8),
     _pair("mlp gRPC c=16 / Triton gRPC c=16", (OURS, "mlp", "grpc", "16"),
           (TRITON, "mlp", "grpc", "16"), 1.5),
+    _pair("mlp gRPC c=16 / bare-gRPC c=16", (OURS, "mlp", "grpc", "16"),
+          ("bare-gRPC limit", "mlp", "grpc", "16"), 0),
+    _pair("bare-gRPC c=16 / Triton gRPC c=16 (the room there is)",
+          ("bare-gRPC limit", "mlp", "grpc", "16"), (TRITON, "mlp", "grpc", "16"), 0),
     _pair("mlp V2 JSON c=16 / Triton c=16", (OURS, "mlp", "v2-json", "16"),
           (TRITON, "mlp", "v2-json", "16"), 0),
     _pair("mlp V2 binary c=64 / Triton c=64", (OURS, "mlp", "v2-binary", "64"),

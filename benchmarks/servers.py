@@ -176,6 +176,14 @@ def bare(repo: Path, tmp: str) -> Spec:
     return Spec("bare-ASGI limit", lambda: start_with_port_file(command, port_file), scenarios)
 
 
+def bare_grpc(repo: Path, tmp: str) -> Spec:
+    port_file = Path(tmp) / "bare-grpc.json"
+    script = Path(__file__).parent / "bare_grpc.py"
+    command = [sys.executable, str(script), str(repo / "mlp" / "1" / "model.onnx"), str(port_file)]
+    scenarios: list[Scenario] = [("mlp", "", "grpc", c) for c in (16, 64)]
+    return Spec("bare-gRPC limit", lambda: start_with_port_file(command, port_file), scenarios)
+
+
 def flask(repo: Path, tmp: str) -> Spec | None:
     if importlib.util.find_spec("flask") is None:
         return None
