@@ -5,16 +5,18 @@ Two ways in, one way through. ``rest/lane.py`` serves these routes straight from
 parser's callbacks; :class:`InferenceRoutes` serves them as pure ASGI, ahead of the
 Starlette app, when the lane cannot (a request pipelined behind unfinished work). Both
 call :class:`InferenceService`: :meth:`~InferenceService.check` before the body is read,
-:meth:`~InferenceService.reply` once it is. A model that runs inline is answered without
-awaiting anything; any other model's answer is awaited. Bodies, codecs, the data plane,
-the error table and the failure metric are the same ones every route uses.
+:meth:`~InferenceService.respond` once it is, with the transport's way to send a reply and
+to start a task: the service decides (from the model's execution strategy) whether the
+reply is sent at once or from a task; the transports never branch on it. Bodies, codecs,
+the data plane, the error table and the failure metric are the same ones every route uses.
 """
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
@@ -33,6 +35,10 @@ from modelport.tracing import RequestTrace, Tracing
 from modelport.types import InferRequest, InferResponse, ModelIndexEntry, ModelMetadata
 
 Reply = tuple[int, Mapping[str, str], bytes]
+Answer = Callable[[Reply], None]
+"""Sends a request's reply (the transport's)."""
+Spawn = Callable[[Coroutine[Any, Any, None]], "asyncio.Task[None]"]
+"""Starts a task for a reply that must be awaited (the transport's, so it can cancel it)."""
 Headers = Mapping[str, str]
 JSON = {"content-type": "application/json"}
 
@@ -275,34 +281,54 @@ class InferenceService:
             return self.error(name, exc)
         return None
 
-    def reply(self, exchange: Exchange, body: bytes) -> Reply | Awaitable[Reply]:
-        """The reply now when the model runs inline; otherwise an awaitable of it."""
-        route, name, headers = exchange.route, exchange.name, exchange.headers
-        dataplane = self.ep.dataplane
+    def respond(
+        self, exchange: Exchange, body: bytes, answer: Answer, spawn: Spawn
+    ) -> asyncio.Task[None] | None:
+        """Answer a request whose body has been read, through ``answer``: at once when its
+        model runs now (inline, or a lone request to an inline batched model), else from a
+        task started with ``spawn`` and returned (the transport cancels it when its client
+        goes away; the batcher then drops the request). Every failure is answered too."""
         try:
-            body = decompress(body, headers, self.limit)
-            model = dataplane.model(name, exchange.version)  # the one lookup after the body
-            version = exchange.version
-            request, context = route.decode(self.ep, name, version, model.metadata, headers, body)
-            if exchange.trace is not None:
-                request = dataclasses.replace(request, trace=exchange.trace)
-            rid = exchange.request_id = request_id(headers.get(HEADER), request.id)
-            if not model.runs_now():
-                return self._later(exchange, request, context, model)
-            response = exchange.response = dataplane.compute_now(model, request, rid)
-            return route.encode(response, context)
+            model, request, context = self._decoded(exchange, body)
+            if model.runs_now():
+                response = self.ep.dataplane.compute_now(model, request, exchange.request_id)
+                exchange.response = response
+                reply = exchange.route.encode(response, context)
+            else:
+                return spawn(self._later(exchange, request, context, model, answer))
         except Exception as exc:
-            return self.error(name, exc)
+            reply = self.error(exchange.name, exc)
+        answer(reply)
+        return None
+
+    def _decoded(self, exchange: Exchange, body: bytes) -> tuple[LoadedModel, InferRequest, Any]:
+        """The model (the one lookup after the body), the decoded request, and what its
+        route's encoder needs."""
+        route, name, headers = exchange.route, exchange.name, exchange.headers
+        body = decompress(body, headers, self.limit)
+        model = self.ep.dataplane.model(name, exchange.version)
+        version = exchange.version
+        request, context = route.decode(self.ep, name, version, model.metadata, headers, body)
+        if exchange.trace is not None:
+            request = dataclasses.replace(request, trace=exchange.trace)
+        exchange.request_id = request_id(headers.get(HEADER), request.id)
+        return model, request, context
 
     async def _later(
-        self, exchange: Exchange, request: InferRequest, context: Any, model: LoadedModel
-    ) -> Reply:
+        self,
+        exchange: Exchange,
+        request: InferRequest,
+        context: Any,
+        model: LoadedModel,
+        answer: Answer,
+    ) -> None:
         try:
             infer = self.ep.dataplane.infer(request, exchange.request_id, model)
             response = exchange.response = await infer
-            return exchange.route.encode(response, context)
+            reply = exchange.route.encode(response, context)
         except Exception as exc:
-            return self.error(request.model_name, exc)
+            reply = self.error(request.model_name, exc)
+        answer(reply)
 
     def error(self, name: str, exc: Exception) -> Reply:
         """The error reply for a failed request (counted, and logged when unexpected, by
@@ -337,13 +363,15 @@ class InferenceRoutes:
         if refused is not None:
             return service.close(exchange, refused, 0)
         body = b""
+        answered: asyncio.Future[Reply] = asyncio.get_running_loop().create_future()
+        later = None
         try:
             body = await read_raw(receive, service.limit)
-            reply = service.reply(exchange, body)
-            return service.close(
-                exchange, reply if isinstance(reply, tuple) else await reply, len(body)
-            )
+            later = service.respond(exchange, body, answered.set_result, asyncio.ensure_future)
+            return service.close(exchange, await answered, len(body))
         except ModelportError as exc:
             return service.close(exchange, service.error(exchange.name, exc), len(body))
         finally:
+            if later is not None:
+                later.cancel()  # this request was cancelled: drop its work (a no-op once done)
             admitted.release()

@@ -3,11 +3,11 @@
 An ASGI request costs a scope, receive and send messages, a task and two writes (the head,
 then the body): for an inference on a small model, as much as the model. The lane takes
 ``POST`` requests to the inference routes on an idle connection (``rest/http11.py`` asks it
-first): it gathers the body as it arrives and, once complete, asks
-:class:`~modelport.rest.inference.InferenceService` for the reply (ready at once for a
-model that runs inline) and writes status line, headers and body with one ``write``. A
-reply that must be awaited (a model in threads or behind the batcher) is finished in a
-task, cancelled if the client goes away (the batcher then drops the request). Anything else
+first): it gathers the body as it arrives and, once complete, hands it to
+:class:`~modelport.rest.inference.InferenceService` with its way to answer (status line,
+headers and body in one ``write``) and to start a task. The service answers at once for a
+model that runs now, else from that task, which the lane cancels if the client goes away
+(the batcher then drops the request). Anything else
 (other routes and methods, a request pipelined behind one not yet answered) goes to the
 ASGI app.
 """
@@ -15,7 +15,6 @@ ASGI app.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable
 
 from modelport.auth import Pass
 from modelport.errors import PayloadTooLarge
@@ -103,17 +102,8 @@ class LaneExchange:
             return
         body = self.chunks[0] if len(self.chunks) == 1 else b"".join(self.chunks)
         self.chunks = []
-        reply = self.service.reply(self.exchange, body)
-        if isinstance(reply, tuple):
-            self._answer(reply)
-        else:
-            self.task = self.connection.start_task(self._answer_later(reply))
-
-    async def _answer_later(self, reply: Awaitable[Reply]) -> None:
-        try:
-            self._answer(await reply)
-        finally:
-            self.admitted.release()  # also when cancelled: the client went away
+        start = self.connection.start_task
+        self.task = self.service.respond(self.exchange, body, self._answer, start)
 
     def lost(self) -> None:
         if not self.response_complete:
