@@ -195,7 +195,7 @@ class DataPlane:
         started = time.perf_counter_ns()
         if model is None:
             model = self.model(request.model_name, request.model_version)
-        if model.execution.kind == "inline":  # restored if parked, then computed at once
+        if model.runs_inline():  # restored if parked, then computed at once
             await model.resident_now()
             return self.compute_now(model, request, request_id)
         try:

@@ -124,13 +124,17 @@ class LoadedModel:
         that runs inline, when the request is alone), unless the model is parked."""
         return self.resident and self.execution.runs_now()
 
+    def runs_inline(self) -> bool:
+        """Whether its requests are computed on the thread that asks (chosen at load)."""
+        return isinstance(self.execution, Inline)
+
     def claim(self) -> bool:
         """Begin computing a request on a thread other than the loop (a gRPC pool thread),
         if the model may be computed there now: resident, and run inline (a batched model's
         batcher lives on the loop). Its runtime is neither parked nor closed until
         :meth:`unclaim`."""
         with self.lock:
-            if not (self.resident and isinstance(self.execution, Inline)):
+            if not (self.resident and self.runs_inline()):
                 return False
             self._claims += 1
             return True

@@ -171,6 +171,12 @@ class ReplicatedModel(LoadedModel):
     def runs_now(self) -> bool:
         return False
 
+    def runs_inline(self) -> bool:
+        return False
+
+    def claim(self) -> bool:
+        return False  # no gRPC thread computes it: its calls await a replica on the loop
+
     async def run_timed(
         self,
         inputs: Arrays,
