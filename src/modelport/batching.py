@@ -4,21 +4,20 @@ One collector task per model forms a batch from the oldest waiting request: it a
 requests whose tensors can be stacked with it (same input names, dtypes and trailing
 shapes) until the batch holds ``max_batch_size`` rows, reaches a preferred size, or the
 oldest request has waited ``max_queue_delay``. At most ``instances`` batches run at once.
-When no batch of the model is running, the waiting requests go at once (nothing else is
-being served, so waiting for partners cannot pay): the delay only applies while a batch runs.
+When no batch of the model is running, the waiting requests go at once (waiting for
+partners cannot pay): the delay only applies while a batch runs, and ends when none does.
 A request that finds nothing waiting, no batch running and no other request to the model
-earlier in the same event-loop iteration is alone (:meth:`DynamicBatcher.alone_now`): a model
-that runs inline computes it on the spot, as an unbatched model would, while the requests
-that arrive behind it in that iteration are batched together.
+earlier in the same event-loop iteration is alone (:meth:`DynamicBatcher.alone_now`): it runs
+at once, as an unbatched model would (a model that runs inline computes it on the spot;
+any other, in the request's own task, with no hand-off to the collector), while the
+requests that arrive behind it are batched together.
 A full queue is refused at once; a request past its timeout fails alone and frees its slot;
-a model that returns the wrong number of rows fails that batch loudly; a failing batch is
-retried request by request, so one bad request fails alone. The batcher knows nothing about
-models: it calls ``execute(inputs, outputs)``.
+a model returning the wrong number of rows fails that batch loudly; a failing batch is retried
+request by request, so one bad request fails alone. It only calls ``execute(inputs, outputs)``.
 
-The queue keeps its bookkeeping in O(1) per request: waiting requests are in arrival order
-and, beside it, in one FIFO per stackable kind (``key``) with its row count; a request that
-leaves early (timed out, or its caller went away) is only marked, and skipped when it
-reaches the front, so nothing is ever searched or removed from the middle.
+The queue's bookkeeping is O(1) per request: waiting requests in arrival order and in one
+FIFO per stackable kind (``key``) with its row count; one that leaves early (timed out, or
+its caller went away) is only marked and skipped at the front: nothing is searched for.
 """
 
 from __future__ import annotations
@@ -29,6 +28,7 @@ import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from itertools import accumulate
 
 import numpy as np
 
@@ -107,8 +107,7 @@ class _Queue:
         return self._rows.get(key, 0)
 
     def take(self, first: _Item, max_rows: int) -> list[_Item]:
-        """The oldest waiting requests of ``first``'s kind, up to ``max_rows`` rows (a
-        request that cannot be stacked goes alone)."""
+        """The oldest waiting requests of ``first``'s kind, up to ``max_rows`` rows."""
         kind = self._kinds.get(first.key, deque())
         batch: list[_Item] = []
         rows = 0
@@ -197,9 +196,10 @@ class DynamicBatcher:
         if limit and self._queue.depth >= limit:
             raise QueueFull(f"the queue of model '{self._name}' is full ({limit} requests)")
         timeout_us = timeout_us or self.policy.default_timeout_us
+        if not (self.policy.preserve_ordering or self._slots.locked()) and self.alone_now():
+            return await self._run_now(inputs, outputs, trace)
         self._arrived()
-        item = self._item(inputs, outputs)
-        item.trace = trace
+        item = self._item(inputs, outputs, trace)
         self._queue.add(item)
         item.future.add_done_callback(lambda _: self._queue.leave(item))  # cancelled, timed out
         if timeout_us:
@@ -210,7 +210,24 @@ class DynamicBatcher:
             self._collector = asyncio.create_task(self._collect())
         return await item.future
 
-    def _item(self, inputs: Arrays, outputs: Sequence[str]) -> _Item:
+    async def _run_now(
+        self, inputs: Arrays, outputs: Sequence[str], trace: Traced | None
+    ) -> Result:
+        """A lone request, run in its caller's task on a free instance; it counts as a running
+        batch, so those arriving meanwhile gather for the next. (Not when order is kept.)"""
+        item = self._item(inputs, outputs, trace)
+        await self._slots.acquire()  # free: an instance, taken at once
+        self._busy += 1
+        try:
+            (result,) = await self._results([item])
+        finally:
+            self._finished()  # (the tuner sees batched requests only: a lone one never waits)
+            self._slots.release()
+        if isinstance(result, BaseException):
+            raise result
+        return result
+
+    def _item(self, inputs: Arrays, outputs: Sequence[str], trace: Traced | None = None) -> _Item:
         now = time.monotonic_ns()
         rows = {int(a.shape[0]) if a.ndim else -1 for a in inputs.values()}
         key = tuple(sorted((n, a.dtype.str, a.shape[1:]) for n, a in inputs.items()))
@@ -218,17 +235,19 @@ class DynamicBatcher:
         future = asyncio.get_running_loop().create_future()
         unique = ("alone", id(future))  # a request whose inputs disagree on dim 0 runs alone
         size = rows.pop() if stackable else -1
-        return _Item(inputs, tuple(outputs), size, key if stackable else unique, now, future)
+        kind = key if stackable else unique
+        return _Item(inputs, tuple(outputs), size, kind, now, future, trace=trace)
 
     async def _collect(self) -> None:
         while True:
+            await self._wait_for_work()  # idle, it holds no instance (a lone request may)
             # Take an instance first: while all are busy, requests gather into bigger batches.
             await self._slots.acquire()
-            batch: list[_Item] = []
-            while not batch:
-                await self._wait_for_work()
-                batch = await self._form_batch()
-            self._dispatch(batch)
+            batch = await self._form_batch()
+            if batch:
+                self._dispatch(batch)
+            else:  # what waited left meanwhile (timed out, or its caller went away)
+                self._slots.release()
 
     def _dispatch(self, batch: list[_Item]) -> None:
         self._busy += 1
@@ -250,7 +269,11 @@ class DynamicBatcher:
             return []
         if self._busy:  # while a batch runs, later requests may join this one
             close_at = first.enqueued + self._delay_us() * 1000
-            while not self._full(first) and (wait := close_at - time.monotonic_ns()) > 0:
+            while (
+                self._busy
+                and not self._full(first)
+                and (wait := close_at - time.monotonic_ns()) > 0
+            ):
                 self._wakeup.clear()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wakeup.wait(), wait / 1e9)
@@ -300,8 +323,13 @@ class DynamicBatcher:
                     _settle(item.future, result)
         finally:
             mine.set_result(None)
-            self._busy -= 1
+            self._finished()
             self._slots.release()
+
+    def _finished(self) -> None:
+        """A batch ended: one forming stops waiting for partners once none runs."""
+        self._busy -= 1
+        self._wakeup.set()
 
     def _tune(self, batch: list[_Item], behind: bool) -> None:
         assert self.tuner is not None
@@ -361,11 +389,7 @@ def _rows_of(outputs: Arrays, item: _Item, offset: int) -> dict[str, np.ndarray]
 
 
 def _offsets(batch: list[_Item]) -> list[int]:
-    offsets, total = [], 0
-    for item in batch:
-        offsets.append(total)
-        total += max(item.rows, 0)
-    return offsets
+    return [0, *accumulate(max(item.rows, 0) for item in batch)][:-1]
 
 
 def _settle(future: asyncio.Future[Result], result: Result | BaseException) -> None:

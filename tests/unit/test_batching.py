@@ -66,14 +66,17 @@ async def test_d2_mixed_batch_sizes_in_one_window() -> None:
 
 
 async def test_d3_each_gets_only_the_outputs_it_asked_for() -> None:
-    model = EchoModel()
+    model = EchoModel(delay=0.01)
     b = batcher(model)
+    first = asyncio.create_task(b.submit(rows([0]), ["y"]))  # alone: runs at once
+    await asyncio.sleep(0)  # the three below arrive together while it runs
     only_y, only_z, both = await asyncio.gather(
         b.submit(rows([1]), ["y"]), b.submit(rows([2]), ["z"]), b.submit(rows([3]), ["y", "z"])
     )
+    await first
     assert set(only_y[0]) == {"y"} and set(only_z[0]) == {"z"} and set(both[0]) == {"y", "z"}
     assert only_z[0]["z"].ravel().tolist() == [4.0]
-    assert model.batches == [3]
+    assert model.batches == [1, 3]
     await b.close()
 
 
@@ -193,14 +196,16 @@ async def test_a_lone_request_does_not_wait_out_the_delay() -> None:
         await asyncio.sleep(0.05)  # a batch that takes a while: requests gather meanwhile
         return {"y": inputs["x"] * 2}, 0
 
-    batcher = DynamicBatcher(execute, BatchingPolicy(max_batch_size=8, max_queue_delay_us=10**7))
+    # A delay of 1,000 s: any wait for partners would outlast the test's 60 s bound.
+    batcher = DynamicBatcher(execute, BatchingPolicy(max_batch_size=8, max_queue_delay_us=10**9))
     one = np.ones((1, 1), np.float32)
     first = asyncio.create_task(batcher.submit({"x": one}, ["y"]))
-    await asyncio.sleep(0.01)  # it runs now, not after the 10 s delay
+    await asyncio.sleep(0.01)  # it runs now, not after the delay
     assert calls == [1]
+    assert batcher._collector is None  # in its own task: no hand-off to a collector
     behind = [asyncio.create_task(batcher.submit({"x": one}, ["y"])) for _ in range(3)]
-    await asyncio.wait_for(asyncio.gather(first, *behind), timeout=30)
-    assert calls == [1, 3]  # those that came while it ran: one batch, at once, after it
+    await asyncio.wait_for(asyncio.gather(first, *behind), timeout=60)
+    assert calls == [1, 3]  # those that came while it ran: one batch, as soon as it ended
     await batcher.close()
 
 
