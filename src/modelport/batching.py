@@ -15,9 +15,7 @@ A full queue is refused at once; a request past its timeout fails alone and free
 a model returning the wrong number of rows fails that batch loudly; a failing batch is retried
 request by request, so one bad request fails alone. It only calls ``execute(inputs, outputs)``.
 
-The queue's bookkeeping is O(1) per request: waiting requests in arrival order and in one
-FIFO per stackable kind (``key``) with its row count; one that leaves early (timed out, or
-its caller went away) is only marked and skipped at the front: nothing is searched for.
+The waiting requests live in a ``batchqueue.WaitQueue`` (O(1) per request).
 """
 
 from __future__ import annotations
@@ -25,13 +23,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections import deque
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import accumulate
 
 import numpy as np
 
+from modelport.batchqueue import WaitQueue
 from modelport.batchtuning import SloTuner
 from modelport.errors import InferenceFailed, ModelNotReady, QueueFull, RequestTimeout
 from modelport.types import Traced
@@ -70,73 +68,12 @@ class _Item:
     trace: Traced | None = field(default=None, repr=False)
 
 
-class _Queue:
-    """Waiting requests: in arrival order, and by kind with each kind's rows."""
-
-    def __init__(self) -> None:
-        self._arrivals: deque[_Item] = deque()
-        self._kinds: dict[tuple[object, ...], deque[_Item]] = {}
-        self._rows: dict[tuple[object, ...], int] = {}
-        self._counts: dict[tuple[object, ...], int] = {}
-        self.depth = 0
-
-    def add(self, item: _Item) -> None:
-        self._arrivals.append(item)
-        self._kinds.setdefault(item.key, deque()).append(item)
-        self._rows[item.key] = self._rows.get(item.key, 0) + item.rows
-        self._counts[item.key] = self._counts.get(item.key, 0) + 1
-        self.depth += 1
-
-    def leave(self, item: _Item) -> None:
-        """``item`` goes without being batched; it is skipped when it reaches the front."""
-        if not item.waiting:
-            return
-        item.waiting = False
-        self.depth -= 1
-        self._rows[item.key] -= item.rows
-        self._counts[item.key] -= 1
-        if not self._counts[item.key]:  # none of its kind waits: forget the kind
-            del self._kinds[item.key], self._rows[item.key], self._counts[item.key]
-
-    def oldest(self) -> _Item | None:
-        while self._arrivals and not self._arrivals[0].waiting:
-            self._arrivals.popleft()
-        return self._arrivals[0] if self._arrivals else None
-
-    def rows(self, key: tuple[object, ...]) -> int:
-        return self._rows.get(key, 0)
-
-    def take(self, first: _Item, max_rows: int) -> list[_Item]:
-        """The oldest waiting requests of ``first``'s kind, up to ``max_rows`` rows."""
-        kind = self._kinds.get(first.key, deque())
-        batch: list[_Item] = []
-        rows = 0
-        while kind:
-            item = kind[0]
-            if item.waiting and batch and (rows + item.rows > max_rows or first.rows < 0):
-                break
-            kind.popleft()
-            if item.waiting:
-                self.leave(item)
-                batch.append(item)
-                rows += item.rows
-        return batch
-
-    def drain(self) -> list[_Item]:
-        """Every waiting request, oldest first; the queue is empty after."""
-        left = [item for item in self._arrivals if item.waiting]
-        for item in left:
-            self.leave(item)
-        self._arrivals.clear()
-        return left
-
-
 class DynamicBatcher:
     def __init__(self, execute: Execute, policy: BatchingPolicy, name: str = "model") -> None:
         self._execute = execute
         self.policy = policy
         self._name = name
-        self._queue = _Queue()
+        self._queue: WaitQueue[_Item] = WaitQueue()
         self._wakeup = asyncio.Event()
         self._slots = asyncio.Semaphore(policy.instances)
         self._collector: asyncio.Task[None] | None = None
@@ -188,15 +125,20 @@ class DynamicBatcher:
         outputs: Sequence[str],
         timeout_us: int = 0,
         trace: Traced | None = None,
+        queued: bool = False,
     ) -> Result:
-        """Queue one request; returns its own rows of every requested output."""
+        """Queue one request (``queued``: even when alone, as one found not alone already);
+        returns its own rows of every requested output."""
         if self._closed:
             raise ModelNotReady(f"model '{self._name}' is unloading")
         limit = self.policy.max_queue_size
         if limit and self._queue.depth >= limit:
             raise QueueFull(f"the queue of model '{self._name}' is full ({limit} requests)")
         timeout_us = timeout_us or self.policy.default_timeout_us
-        if not (self.policy.preserve_ordering or self._slots.locked()) and self.alone_now():
+        if (
+            not (queued or self.policy.preserve_ordering or self._slots.locked())
+            and self.alone_now()
+        ):
             return await self._run_now(inputs, outputs, trace)
         self._arrived()
         item = self._item(inputs, outputs, trace)

@@ -90,4 +90,5 @@ class Batched:
     async def run(
         self, inputs: Arrays, outputs: Sequence[str], timeout_us: int, trace: Traced | None
     ) -> Ran:
-        return await self.batcher.submit(inputs, outputs, timeout_us, trace)
+        # A model that runs inline was asked runs_now() already: here, it was not alone.
+        return await self.batcher.submit(inputs, outputs, timeout_us, trace, queued=self._inline)

@@ -88,3 +88,18 @@ async def test_a_claimed_runtime_is_not_closed_until_its_computation_ends() -> N
     m.unclaim()
     await asyncio.wait_for(closing, 10)
     assert not m.resident
+
+
+async def test_requests_found_not_alone_are_batched_together_when_they_reach_the_batcher() -> None:
+    """A transport asks runs_now() as requests arrive: the first of a burst is computed on
+    the spot, the rest wait for the batcher in tasks of their own, and form one batch there
+    (not a second lone run for the first of them to get there)."""
+    m = model(True, True)
+    x = {"x": np.ones((1, 2), np.float32)}
+    assert m.runs_now() and [m.runs_now() for _ in range(3)] == [False] * 3
+    m.run_now_timed(x, ["x"])  # the first, on the spot
+    await asyncio.sleep(0)  # the next loop iteration: the other three's tasks run
+    await asyncio.gather(*(m.run_timed(x, ["x"]) for _ in range(3)))
+    assert m.stats.batch_sizes[0] == 1  # one execution of one row (the first) ...
+    assert m.stats.execution_count == 2  # ... and one batch of the other three
+    m.close()
