@@ -6,7 +6,6 @@ comes back. Nothing in this module sees bytes, headers or status codes.
 
 from __future__ import annotations
 
-import logging
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -39,8 +38,6 @@ from modelport.types import (
     VersionStats,
 )
 from modelport.validate import validate_request
-
-logger = logging.getLogger(__name__)
 
 SERVER_NAME = "modelport"
 EXTENSIONS = (
@@ -152,9 +149,7 @@ class DataPlane:
         """A failed inference request, from any transport and any thread: the one place it
         is counted (``modelport_inference_requests_total``, status ``failure``). Returns
         what its client is told; anything unexpected is logged here and told as INTERNAL."""
-        error = as_error(exc)
-        if error is not exc:
-            logger.error("unexpected error serving model %r", model, exc_info=exc)
+        error = as_error(exc, f"model {model!r}")
         self._registry.count_failure(error.code, model)
         return error
 

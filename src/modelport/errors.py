@@ -28,6 +28,9 @@ Hierarchy::
 from __future__ import annotations
 
 import enum
+import logging
+
+logger = logging.getLogger(__name__)
 
 
 class ErrorCode(enum.Enum):
@@ -182,10 +185,14 @@ _BY_CODE: dict[ErrorCode, type[ModelportError]] = {
 INTERNAL_MESSAGE = "internal server error; see the server log"
 
 
-def as_error(exc: BaseException) -> ModelportError:
+def as_error(exc: BaseException, serving: str) -> ModelportError:
     """What a client is told of ``exc``: itself when raised on purpose, else a bare INTERNAL
-    error (the caller logs the unexpected one; its text may hold paths or data)."""
-    return exc if isinstance(exc, ModelportError) else InferenceFailed(INTERNAL_MESSAGE)
+    error, the unexpected one logged here with what was being served (its own text may hold
+    paths or data, so it stays in the log)."""
+    if isinstance(exc, ModelportError):
+        return exc
+    logger.error("unexpected error serving %s", serving, exc_info=exc)
+    return InferenceFailed(INTERNAL_MESSAGE)
 
 
 def error_for(code: ErrorCode, message: str) -> ModelportError:

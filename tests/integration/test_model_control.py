@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import shutil
 import threading
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -213,47 +214,57 @@ async def test_version_swap_under_load_fails_no_request(
 
 
 def grpc_load(port: int, stop: threading.Event, failures: list[str], served: list[str]) -> None:
-    """One gRPC client in its own thread until ``stop`` (at most 3,000 calls: bounded)."""
+    """One gRPC client in its own thread until ``stop`` (at most 20,000 calls: bounded)."""
     tensor = pb.ModelInferRequest.InferInputTensor(name="input", datatype="FP32", shape=[1, 1])
     x = np.array([[3.0]], np.float32).tobytes()
     request = pb.ModelInferRequest(model_name="m", inputs=[tensor], raw_input_contents=[x])
     with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
         stub = pb_grpc.GRPCInferenceServiceStub(channel)
-        for _ in range(3000):
+        for _ in range(20_000):
             if stop.is_set():
                 return
             try:
                 served.append(stub.ModelInfer(request, timeout=30).model_version)
             except grpc.RpcError as exc:
                 failures.append(f"{exc.code()}: {exc.details()}")
+            time.sleep(0.005)  # in-process clients share the GIL with the server they load
 
 
 async def test_version_swap_under_grpc_load_fails_no_request_and_counts_each_once(
     polled: tuple[Server, httpx2.AsyncClient, Path],
 ) -> None:
     """gRPC threads compute an inline model themselves (no hop to the loop): a version
-    swapped and drained under them loses no call, and each success is counted once."""
+    swapped and drained under 4 clients loses no call, and each success is counted once."""
     server, _, root = polled
     grpc_server = GrpcServer(server.dataplane, max_message_bytes=1 << 20)
     port = await grpc_server.start("127.0.0.1", 0)
     failures: list[str] = []
     served: list[str] = []
     stop = threading.Event()
-    clients = [asyncio.to_thread(grpc_load, port, stop, failures, served) for _ in range(6)]
+    clients = [asyncio.to_thread(grpc_load, port, stop, failures, served) for _ in range(4)]
+
+    async def reached(version: str) -> None:
+        """Until the clients are answered by ``version`` (bounded: 30 s)."""
+        seen = len(served)
+        for _ in range(3000):
+            if version in served[seen:]:
+                return
+            await asyncio.sleep(0.01)
 
     async def swap() -> None:
-        while len(served) < 50:
-            await asyncio.sleep(0.01)
+        await reached("1")
         for version in ("2", "3"):
             fp32_identity(root, int(version))
-            for _ in range(100):  # bounded: a load takes a few polls
+            for _ in range(300):  # bounded: a load takes a few polls (two scans must agree)
                 await polls(server, 1)
-                if version in served[-20:]:
+                newest = server.registry.ready("m")
+                if newest is not None and newest.version == version:
                     break
+            await reached(version)
         stop.set()
 
     try:
-        await asyncio.wait_for(asyncio.gather(*clients, swap()), 120)
+        await asyncio.wait_for(asyncio.gather(*clients, swap()), 300)
     finally:
         stop.set()
         await grpc_server.stop(1)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import logging
 import queue
 import threading
 import time
@@ -34,8 +33,6 @@ from modelport.protocol._generated import grpc_service_pb2 as pb
 from modelport.protocol._generated import grpc_service_pb2_grpc as pb_grpc
 from modelport.tracing import Tracing
 from modelport.types import InferRequest, InferResponse
-
-logger = logging.getLogger(__name__)
 
 INFERENCE_METHODS = ("ModelInfer", "ModelStreamInfer")
 STREAM_CONCURRENCY = 64
@@ -163,9 +160,7 @@ class ServicerBase:
         logged when unexpected) by the data plane."""
         if method in INFERENCE_METHODS:
             return self.dataplane.failed(exc, getattr(request, "model_name", ""))
-        if not isinstance(exc, ModelportError):
-            logger.error("unexpected error in %s", method, exc_info=exc)
-        return as_error(exc)
+        return as_error(exc, method)
 
 
 class InferenceServicer(ServicerBase, pb_grpc.GRPCInferenceServiceServicer):

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import logging
-
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
@@ -12,8 +10,6 @@ from modelport.dataplane import DataPlane
 from modelport.errors import ModelportError, as_error, shown
 from modelport.protocol.jsonbody import error_body
 from modelport.protocol.status import HTTP_STATUS
-
-logger = logging.getLogger(__name__)
 
 
 def error_response(status: int, message: str) -> Response:
@@ -29,10 +25,7 @@ def _told(request: Request, exc: Exception) -> ModelportError:
     if request.url.path.lower().endswith(INFERENCE_PATHS):
         dataplane: DataPlane = request.app.state.dataplane
         return dataplane.failed(exc, request.path_params.get("model", ""))
-    if not isinstance(exc, ModelportError):
-        logger.error("unexpected error serving %s %s", request.method, request.url.path,
-                     exc_info=exc)  # fmt: skip
-    return as_error(exc)
+    return as_error(exc, f"{request.method} {request.url.path}")
 
 
 async def modelport_error(request: Request, exc: Exception) -> Response:
