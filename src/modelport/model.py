@@ -168,15 +168,15 @@ class LoadedModel:
     def run_now_timed(self, inputs: Arrays, outputs: Sequence[str]) -> tuple[Arrays, int]:
         """One request's outputs and compute time (ns), computed now on this thread (when
         :meth:`runs_now` or :meth:`claim` said so)."""
-        result, compute = _timed(self.runtime, inputs, outputs)
+        result, compute = self.compute(inputs, outputs)
         with self.lock:
-            self.stats.executed(_rows(inputs))
             self._ran(0, compute)
         return result, compute
 
     def compute(self, inputs: Arrays, outputs: Sequence[str]) -> tuple[Arrays, int]:
         """One runtime call on this thread; returns outputs and compute ns."""
-        self.stats.executed(_rows(inputs))
+        with self.lock:
+            self.stats.executed(_rows(inputs))
         return _timed(self.runtime, inputs, outputs)
 
     async def run(self, inputs: Arrays, outputs: Sequence[str], timeout_us: int = 0) -> Arrays:
@@ -191,7 +191,7 @@ class LoadedModel:
         trace: Traced | None = None,
     ) -> tuple[Arrays, int, int]:
         """:meth:`run`, and the request's queue and compute times (ns)."""
-        if self.resident and isinstance(self.execution, Inline):  # nothing to await
+        if self.resident and self.runs_inline():  # nothing to await
             result, compute = self.run_now_timed(inputs, outputs)
             return result, 0, compute
         self.inflight += 1
