@@ -94,7 +94,8 @@ class DataPlane:
 
     def require_ready(self, name: str, version: str = "") -> None:
         """Raise 404/503 for a model that cannot serve, before its request body is decoded."""
-        self._registry.get(name, version)
+        if self._registry.ready(name, version) is None:
+            self._registry.get(name, version)
 
     def model(self, name: str, version: str = "") -> LoadedModel:
         """The version a request reaches (404/503 otherwise): a transport looks it up once
@@ -211,8 +212,9 @@ class DataPlane:
         started = time.perf_counter_ns()
         try:
             call = _prepare(model, request, started)
-            results, compute = model.run_now_timed(call.inputs, call.names)
+            results, compute = model.compute(call.inputs, call.names)
             with model.lock:
+                model.ran(0, compute)
                 return _finish(model, request, call, results, 0, compute, request_id)
         except Exception:
             with model.lock:
@@ -263,7 +265,7 @@ def _finish(
     request_id: str,
 ) -> InferResponse:
     ran = time.perf_counter_ns()
-    outputs = tuple(_output(o, results, request, model) for o in call.wanted)
+    outputs = tuple([_output(o, results, request, model) for o in call.wanted])
     _record(model, request, call, ran)
     if request.trace is not None:
         request.trace.ran(model.version, queued, compute)
@@ -305,7 +307,8 @@ def _output(
     array = results.get(wanted.name)
     if array is None:
         raise InferenceFailed(f"model '{request.model_name}' returned no output '{wanted.name}'")
-    array = np.asarray(array)
+    if type(array) is not np.ndarray:
+        array = np.asarray(array)
     top = wanted.parameters.get("classification")
     if top is not None:
         array = classify(array, top, model.labels.get(wanted.name, ()), wanted.name)

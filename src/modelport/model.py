@@ -170,7 +170,7 @@ class LoadedModel:
         :meth:`runs_now` or :meth:`claim` said so)."""
         result, compute = self.compute(inputs, outputs)
         with self.lock:
-            self._ran(0, compute)
+            self.ran(0, compute)
         return result, compute
 
     def compute(self, inputs: Arrays, outputs: Sequence[str]) -> tuple[Arrays, int]:
@@ -204,7 +204,7 @@ class LoadedModel:
             self.inflight -= 1
             if self.keeper is not None:
                 self.keeper.settle()
-        self._ran(queued, compute)
+        self.ran(queued, compute)
         return result, queued, compute
 
     async def _restore(self) -> None:
@@ -222,7 +222,8 @@ class LoadedModel:
         self.runtime, self.resident = runtime, True
         self.used_ns = time.perf_counter_ns()
 
-    def _ran(self, queued: int, compute: int) -> None:
+    def ran(self, queued: int, compute: int) -> None:
+        """Count one request's queue and compute times (on the loop, or holding ``lock``)."""
         self.stats.queue.add(queued)
         self.stats.compute_infer.add(compute)
 

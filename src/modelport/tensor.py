@@ -8,6 +8,7 @@ nowhere else.
 from __future__ import annotations
 
 import struct
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -41,6 +42,7 @@ def _row(name: str, dtype: Any, tf: str, field: str | None, onnx: str, kinds: st
 
 
 _INTS = "iu"
+_LITTLE_ENDIAN = sys.byteorder == "little"
 _NUMBERS = "fiu"
 
 DATATYPES: dict[str, DataType] = {
@@ -283,4 +285,6 @@ def array_to_bytes(array: np.ndarray) -> bytes:
     """Raw wire bytes of an array: little-endian, row-major; BYTES packed."""
     if array.dtype.kind in "OSU":
         return pack_bytes(array)
+    if _LITTLE_ENDIAN and array.dtype.byteorder != ">":
+        return array.tobytes()  # already little-endian; tobytes writes row-major
     return np.ascontiguousarray(array, dtype=array.dtype.newbyteorder("<")).tobytes()

@@ -7,6 +7,10 @@ body is the raw bytes of a model's single input.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
+import numpy as np
+
 from modelport.errors import InvalidInput, shown
 from modelport.protocol import jsonbody, v2_json
 from modelport.tensor import TensorSpec, array_from_buffer, datatype
@@ -42,6 +46,84 @@ def decode_request(
     header = jsonbody.loads(view[:json_length], max_depth)
     cursor = v2_json.BinaryCursor(view[json_length:])
     return v2_json.decode_request(header, model_name, model_version, cursor)
+
+
+@dataclass(frozen=True, slots=True)
+class _Header:
+    """A JSON header already decoded: the request less its tensors' bytes, and where each
+    tensor's bytes lie in the binary part (whose size must match for the header to apply)."""
+
+    request: InferRequest
+    tensors: tuple[tuple[np.dtype, int, tuple[int, ...]], ...]
+    """Per input: its dtype, its offset in the binary part, its shape."""
+    binary_size: int
+
+    def request_for(self, body: bytes, json_length: int, name: str, version: str) -> InferRequest:
+        """The same request for another body with this header: new arrays, same checks."""
+        template = self.request
+        inputs = [
+            InferInput(
+                tensor.name,
+                tensor.datatype,
+                np.ndarray(shape, dtype, body, json_length + offset),
+                tensor.parameters,
+            )
+            for tensor, (dtype, offset, shape) in zip(template.inputs, self.tensors, strict=True)
+        ]
+        return InferRequest(
+            name,
+            tuple(inputs),
+            version,
+            template.id,
+            template.parameters,
+            template.outputs,
+            template.binary_outputs,
+        )
+
+
+def _header(request: InferRequest) -> _Header | None:
+    """What another request with the same JSON header reuses: only when every input is
+    numeric and carried in binary (values inline in JSON, or BYTES, are decoded each time)."""
+    tensors, offset = [], 0
+    for tensor in request.inputs:
+        data = tensor.data
+        if "binary_data_size" not in tensor.parameters or data.dtype.kind in "OSU":
+            return None
+        tensors.append((data.dtype, offset, data.shape))
+        offset += data.nbytes
+    return _Header(request, tuple(tensors), offset)
+
+
+class HeaderMemo:
+    """JSON headers of the binary extension already decoded, by their bytes.
+
+    A client sends the same header with every request of a kind (the same names, datatypes,
+    shapes and sizes; only the bytes after it change), so decoding and checking it once is
+    enough: a request whose header bytes and binary size match one seen before is rebuilt
+    from it with new arrays, which is the same request a full decode would give. At most
+    ``size`` headers are kept; when full, the memo starts again (a client that puts a new
+    ``id`` in every header only ever misses)."""
+
+    def __init__(self, size: int = 256) -> None:
+        self._size = size
+        self._known: dict[bytes, _Header | None] = {}
+
+    def __len__(self) -> int:
+        return len(self._known)
+
+    def decode(
+        self, body: bytes, json_length: int, name: str, version: str, max_depth: int
+    ) -> InferRequest:
+        key = body[:json_length]
+        known = self._known.get(key)
+        if known is not None and len(body) - json_length == known.binary_size:
+            return known.request_for(body, json_length, name, version)
+        request = decode_request(body, json_length, name, version, max_depth)
+        if key not in self._known:
+            if len(self._known) >= self._size:
+                self._known.clear()
+            self._known[key] = _header(request)
+        return request
 
 
 def decode_raw_request(

@@ -11,7 +11,7 @@ from starlette.types import Send
 
 from modelport.auth import AccessPolicy
 from modelport.dataplane import DataPlane
-from modelport.protocol import jsonbody
+from modelport.protocol import jsonbody, v2_binary
 from modelport.rest.body import read_body
 
 
@@ -40,6 +40,8 @@ class Endpoints:
         self.dataplane = dataplane
         self.options = options
         self.policy = policy or AccessPolicy()
+        self.binary_headers = v2_binary.HeaderMemo()
+        """JSON headers of the binary extension, decoded once per kind of request."""
 
     async def body(self, request: Request) -> bytes:
         return await read_body(request.headers, request.receive, self.options.max_request_bytes)

@@ -286,8 +286,12 @@ class HttpConnection(asyncio.Protocol):
         return self.flow.write_paused
 
     def _head(self) -> Head:
-        parsed = httptools.parse_url(self._url)
-        raw_path = parsed.path
+        url = self._url
+        if url[:1] == b"/" and b"?" not in url and b"#" not in url:
+            raw_path, query = url, b""  # a plain path: nothing to split off
+        else:
+            parsed = httptools.parse_url(url)
+            raw_path, query = parsed.path, parsed.query or b""
         path = raw_path.decode("latin-1")
         version = self.parser.get_http_version()
         return Head(
@@ -295,7 +299,7 @@ class HttpConnection(asyncio.Protocol):
             self._url,
             urllib.parse.unquote(path) if "%" in path else path,
             raw_path,
-            parsed.query or b"",
+            query,
             self._headers,
             version,
             version != "1.0" and self.parser.should_keep_alive(),

@@ -98,7 +98,7 @@ def _decode_v2(
         return v2_json.decode_request(jsonbody.loads(body, depth), name, version), None
     if length == 0:
         return v2_binary.decode_raw_request(body, metadata, name, version), None
-    return v2_binary.decode_request(body, length, name, version, depth), None
+    return ep.binary_headers.decode(body, length, name, version, depth), None
 
 
 def _encode_v2(response: InferResponse, _: None) -> Reply:

@@ -33,7 +33,7 @@ class OnnxRuntime:
     def infer(
         self, inputs: Mapping[str, np.ndarray], outputs: Sequence[str]
     ) -> Mapping[str, np.ndarray]:
-        feeds = {name: _feed(name, array, name in self._strings) for name, array in inputs.items()}
+        feeds = inputs if not self._strings and type(inputs) is dict else self._feeds(inputs)
         try:
             results = self._session.run(list(outputs), feeds)
         except ort.capi.onnxruntime_pybind11_state.InvalidArgument as exc:
@@ -41,6 +41,9 @@ class OnnxRuntime:
         except (ort.capi.onnxruntime_pybind11_state.Fail, RuntimeError) as exc:
             raise InferenceFailed(f"onnxruntime failed: {error_line(exc)}") from exc
         return dict(zip(outputs, results, strict=True))
+
+    def _feeds(self, inputs: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+        return {name: _feed(name, array, name in self._strings) for name, array in inputs.items()}
 
     def unload(self) -> None:
         del self._session

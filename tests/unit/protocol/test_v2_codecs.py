@@ -91,3 +91,80 @@ def test_raw_request_infers_the_variable_dimension() -> None:
 @pytest.mark.parametrize("value", [" 12 ", "12"])
 def test_header_length_tolerates_whitespace(value: str) -> None:
     assert v2_binary.header_length(value, 20) == 12
+
+
+def _two_input_body(a: np.ndarray, b: np.ndarray, request_id: str = "") -> tuple[bytes, int]:
+    inputs = [
+        {
+            "name": name,
+            "datatype": datatype_of(x).name,
+            "shape": list(x.shape),
+            "parameters": {"binary_data_size": x.nbytes},
+        }
+        for name, x in (("a", a), ("b", b))
+    ]
+    outputs = [{"name": "y", "parameters": {"binary_data": True}}]
+    head = orjson.dumps({"id": request_id, "inputs": inputs, "outputs": outputs})
+    return head + a.tobytes() + b.tobytes(), len(head)
+
+
+@given(
+    hnp.arrays(np.float32, hnp.array_shapes(min_dims=1, max_dims=3, max_side=4)),
+    hnp.arrays(np.int64, hnp.array_shapes(min_dims=1, max_dims=2, max_side=4)),
+    st.integers(min_value=0, max_value=2**31),
+)
+def test_a_remembered_header_gives_the_request_a_full_decode_gives(
+    a: np.ndarray, b: np.ndarray, seed: int
+) -> None:
+    """Clients send one JSON header for every request of a kind: the memo decodes it once,
+    and each later body (same header, new bytes) becomes exactly what a full decode makes."""
+    memo = v2_binary.HeaderMemo()
+    first, length = _two_input_body(a, b)
+    memo.decode(first, length, "m", "1", 100)
+    rng = np.random.default_rng(seed)
+    a2 = rng.standard_normal(a.shape).astype(np.float32)
+    b2 = rng.integers(-(2**40), 2**40, b.shape)
+    body, same_length = _two_input_body(a2, b2)
+    assert same_length == length
+    remembered = memo.decode(body, length, "other", "2", 100)
+    full = v2_binary.decode_request(body, length, "other", "2", 100)
+    assert remembered.model_name == "other" and remembered.model_version == "2"
+    assert (remembered.id, remembered.outputs, remembered.parameters) == (
+        full.id,
+        full.outputs,
+        full.parameters,
+    )
+    assert [(t.name, t.datatype, t.parameters) for t in remembered.inputs] == [
+        (t.name, t.datatype, t.parameters) for t in full.inputs
+    ]
+    assert np.array_equal(remembered.inputs[0].data, a2)
+    assert np.array_equal(remembered.inputs[1].data, b2)
+
+
+def test_a_remembered_header_with_a_body_of_another_size_is_refused_as_before() -> None:
+    memo = v2_binary.HeaderMemo()
+    body, length = _two_input_body(np.zeros((1, 3), np.float32), np.zeros(2, np.int64))
+    memo.decode(body, length, "m", "", 100)
+    with pytest.raises(InvalidInput, match="exceeds the 12 bytes of binary data left"):
+        memo.decode(body[:-4], length, "m", "", 100)
+    with pytest.raises(InvalidInput, match="4 bytes of binary data that no input"):
+        memo.decode(body + b"\0" * 4, length, "m", "", 100)
+    assert memo.decode(body, length, "m", "", 100).inputs[1].data.shape == (2,)
+
+
+def test_the_memo_keeps_a_bounded_number_of_headers() -> None:
+    memo = v2_binary.HeaderMemo(size=4)
+    x = np.zeros(2, np.float32)
+    for i in range(10):  # a client with a new id in every header: never a hit, never growing
+        body, length = _two_input_body(x, x.astype(np.int64), request_id=str(i))
+        assert memo.decode(body, length, "m", "", 100).id == str(i)
+        assert len(memo) <= 4
+
+
+def test_bytes_and_inline_values_are_decoded_every_time() -> None:
+    memo = v2_binary.HeaderMemo()
+    head = orjson.dumps({"inputs": [{"name": "s", "datatype": "BYTES", "shape": [1],
+                                     "parameters": {"binary_data_size": 7}}]})  # fmt: skip
+    for text in (b"abc", b"xyz"):
+        request = memo.decode(head + len(text).to_bytes(4, "little") + text, len(head), "m", "", 9)
+        assert request.inputs[0].data.tolist() == [text]
