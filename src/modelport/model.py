@@ -6,8 +6,8 @@ event loop (a thread hand-off would cost more than the inference); a slower one 
 its own executor, ``instance_count`` calls at a time. With ``dynamic_batching`` configured,
 requests go through a :class:`~modelport.batching.DynamicBatcher` first. The choice is a
 strategy object (``execution.py``: Inline, Threaded, Batched); when
-:meth:`LoadedModel.runs_now` says so, transports call :meth:`LoadedModel.run_now_timed`
-without awaiting anything.
+:meth:`LoadedModel.runs_now` says so, the data plane calls :meth:`LoadedModel.compute`
+without awaiting anything (``DataPlane.compute_now``).
 """
 
 from __future__ import annotations
