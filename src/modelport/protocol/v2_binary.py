@@ -7,14 +7,14 @@ body is the raw bytes of a model's single input.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from modelport.errors import InvalidInput, shown
 from modelport.protocol import jsonbody, v2_json
 from modelport.tensor import TensorSpec, array_from_buffer, datatype
-from modelport.types import InferInput, InferRequest, InferResponse, ModelMetadata
+from modelport.types import InferInput, InferRequest, InferResponse, ModelMetadata, Parameters
 
 HEADER = "inference-header-content-length"
 JSON_TYPE = "application/json"
@@ -50,26 +50,21 @@ def decode_request(
 
 @dataclass(frozen=True, slots=True)
 class _Header:
-    """A JSON header already decoded: the request less its tensors' bytes, and where each
-    tensor's bytes lie in the binary part (whose size must match for the header to apply)."""
+    """A JSON header already decoded: the request less its tensors (no reference to the body
+    it came with), and for each input its name, datatype, parameters, dtype, offset in the
+    binary part and shape. It applies to a body whose binary part has ``binary_size`` bytes."""
 
     request: InferRequest
-    tensors: tuple[tuple[np.dtype, int, tuple[int, ...]], ...]
-    """Per input: its dtype, its offset in the binary part, its shape."""
+    inputs: tuple[tuple[str, str, Parameters, np.dtype, int, tuple[int, ...]], ...]
     binary_size: int
 
     def request_for(self, body: bytes, json_length: int, name: str, version: str) -> InferRequest:
         """The same request for another body with this header: new arrays, same checks."""
-        template = self.request
         inputs = [
-            InferInput(
-                tensor.name,
-                tensor.datatype,
-                np.ndarray(shape, dtype, body, json_length + offset),
-                tensor.parameters,
-            )
-            for tensor, (dtype, offset, shape) in zip(template.inputs, self.tensors, strict=True)
+            InferInput(tensor, datatype, np.ndarray(shape, dtype, body, json_length + offset), p)
+            for tensor, datatype, p, dtype, offset, shape in self.inputs
         ]
+        template = self.request
         return InferRequest(
             name,
             tuple(inputs),
@@ -84,14 +79,16 @@ class _Header:
 def _header(request: InferRequest) -> _Header | None:
     """What another request with the same JSON header reuses: only when every input is
     numeric and carried in binary (values inline in JSON, or BYTES, are decoded each time)."""
-    tensors, offset = [], 0
+    inputs, offset = [], 0
     for tensor in request.inputs:
         data = tensor.data
         if "binary_data_size" not in tensor.parameters or data.dtype.kind in "OSU":
             return None
-        tensors.append((data.dtype, offset, data.shape))
+        inputs.append(
+            (tensor.name, tensor.datatype, tensor.parameters, data.dtype, offset, data.shape)
+        )
         offset += data.nbytes
-    return _Header(request, tuple(tensors), offset)
+    return _Header(replace(request, inputs=()), tuple(inputs), offset)
 
 
 class HeaderMemo:
@@ -101,8 +98,11 @@ class HeaderMemo:
     shapes and sizes; only the bytes after it change), so decoding and checking it once is
     enough: a request whose header bytes and binary size match one seen before is rebuilt
     from it with new arrays, which is the same request a full decode would give. At most
-    ``size`` headers are kept; when full, the memo starts again (a client that puts a new
-    ``id`` in every header only ever misses)."""
+    ``size`` headers of at most ``MAX_HEADER_BYTES`` each are kept, and none of the bodies
+    they came with; when full, the memo starts again (a client that puts a new ``id`` in
+    every header only ever misses)."""
+
+    MAX_HEADER_BYTES = 4096
 
     def __init__(self, size: int = 256) -> None:
         self._size = size
@@ -114,6 +114,8 @@ class HeaderMemo:
     def decode(
         self, body: bytes, json_length: int, name: str, version: str, max_depth: int
     ) -> InferRequest:
+        if json_length > self.MAX_HEADER_BYTES:
+            return decode_request(body, json_length, name, version, max_depth)
         key = body[:json_length]
         known = self._known.get(key)
         if known is not None and len(body) - json_length == known.binary_size:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -168,3 +169,18 @@ def test_bytes_and_inline_values_are_decoded_every_time() -> None:
     for text in (b"abc", b"xyz"):
         request = memo.decode(head + len(text).to_bytes(4, "little") + text, len(head), "m", "", 9)
         assert request.inputs[0].data.tolist() == [text]
+
+
+def test_the_memo_holds_no_body_and_no_long_header() -> None:
+    """A remembered header must not pin the (possibly large) body it came with; headers
+    longer than MAX_HEADER_BYTES are decoded each time and never kept."""
+    memo = v2_binary.HeaderMemo()
+    x = np.zeros((4, 1000), np.float32)
+    body, length = _two_input_body(x, np.zeros(1, np.int64))
+    before = sys.getrefcount(body)
+    memo.decode(body, length, "m", "", 100)
+    assert sys.getrefcount(body) == before  # the request decoded from it is gone
+    long_id = "i" * v2_binary.HeaderMemo.MAX_HEADER_BYTES
+    body, length = _two_input_body(x, np.zeros(1, np.int64), request_id=long_id)
+    assert memo.decode(body, length, "m", "", 100).id == long_id
+    assert len(memo) == 1
