@@ -94,8 +94,7 @@ class DataPlane:
 
     def require_ready(self, name: str, version: str = "") -> None:
         """Raise 404/503 for a model that cannot serve, before its request body is decoded."""
-        if self._registry.ready(name, version) is None:
-            self._registry.get(name, version)
+        self.model(name, version)
 
     def model(self, name: str, version: str = "") -> LoadedModel:
         """The version a request reaches (404/503 otherwise): a transport looks it up once

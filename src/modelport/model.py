@@ -161,9 +161,7 @@ class LoadedModel:
         try:
             await self._restore()
         finally:
-            self.inflight -= 1
-            if self.keeper is not None:
-                self.keeper.settle()
+            self._landed()
 
     def run_now_timed(self, inputs: Arrays, outputs: Sequence[str]) -> tuple[Arrays, int]:
         """One request's outputs and compute time (ns), computed now on this thread (when
@@ -201,11 +199,16 @@ class LoadedModel:
             ran = self.execution.run(inputs, outputs, timeout_us, trace)
             result, queued, compute = await ran
         finally:
-            self.inflight -= 1
-            if self.keeper is not None:
-                self.keeper.settle()
+            self._landed()
         self.ran(queued, compute)
         return result, queued, compute
+
+    def _landed(self) -> None:
+        """A request counted in :attr:`inflight` is done with the model (the memory budget
+        may park it again once none is)."""
+        self.inflight -= 1
+        if self.keeper is not None:
+            self.keeper.settle()
 
     async def _restore(self) -> None:
         assert self.keeper is not None  # only a kept model is ever parked
