@@ -1,0 +1,141 @@
+"""Issue 17's targets, each measured as a ratio of two runs taken back to back.
+
+    python benchmarks/paired.py [--rounds N] [--quick] [--label NAME] [--no-triton]
+
+``run.py`` measures one server's every scenario, then the next server's: the two halves of a
+ratio are minutes apart, and on a shared VM whose speed drifts by 10-20% in minutes the
+ratio drifts with it. Here every server runs at once (pinned to the server core; the idle
+ones cost nothing), and each target is measured in ``N`` rounds of its two scenarios one
+after the other, the order swapped every round (A B, B A, ...). A round's ratio compares
+figures taken seconds apart; the table reports the median round and lists every round (a
+round perf_analyzer could not measure stably is left out, and the table shows it). A ratio
+against the raw onnxruntime ceiling measures the ceiling in the round, on the server core.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import os
+import statistics
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from benchmarks import models, run
+from benchmarks.run import TARGETS, Key, Row, Target
+from benchmarks.servers import CLIENT_CORE, SERVER_CORE, Running, Scenario
+
+Lookup = dict[str, tuple[Running, list[Scenario]]]
+
+
+def main() -> None:
+    args = argparse.ArgumentParser()
+    args.add_argument("--rounds", type=int, default=3, help="alternating rounds per target")
+    args.add_argument("--quick", action="store_true", help="1 s warm-up, 3 s measured")
+    args.add_argument("--label", default="paired")
+    args.add_argument("--no-triton", action="store_true", help="leave Triton out")
+    opts = args.parse_args()
+    timing = (1.0, 3.0) if opts.quick else (3.0, 10.0)
+    _pin(CLIENT_CORE)
+    with tempfile.TemporaryDirectory() as tmp:
+        repo = models.repository(Path(tmp) / "repo")
+        running: Lookup = {}
+        try:
+            for spec in run.specs(repo, tmp, not opts.no_triton):
+                running[spec.label] = (spec.launch(), spec.scenarios)
+            lines = [_line(t, _rounds(t, running, repo, timing, opts.rounds)) for t in TARGETS]
+        finally:
+            for server, _ in running.values():
+                server.stop()
+    _write(opts.label, [line for line in lines if line], opts.rounds, timing)
+
+
+def _rounds(
+    target: Target, running: Lookup, repo: Path, timing: tuple[float, float], rounds: int
+) -> list[float] | None:
+    """The target's figure in each round (None when a server it needs is not running)."""
+    if not _runnable(target.top, running) or not _runnable(target.bottom, running):
+        return None
+    found = []
+    for index in range(rounds):
+        order = [target.top, target.bottom] if index % 2 == 0 else [target.bottom, target.top]
+        try:
+            rows = {key: _measure(key, running, repo, timing) for key in order}
+        except RuntimeError as exc:  # perf_analyzer found no stable window: the round is lost
+            print(f"{target.name}: round {index + 1} lost: {str(exc)[-200:]}", flush=True)
+            continue
+        top, bottom = rows[target.top], rows[target.bottom] if target.bottom else None
+        found.append(top[target.field] / (bottom[target.field] if bottom else 1.0))
+        print(f"{target.name}: round {index + 1}: {found[-1]:.3f}", flush=True)
+    return found
+
+
+def _runnable(key: Key | None, running: Lookup) -> bool:
+    return key is None or key[0] == "ceiling" or key[0] in running
+
+
+def _measure(key: Key | None, running: Lookup, repo: Path, timing: tuple[float, float]) -> Row:
+    if key is None:
+        return {}
+    if key[0] == "ceiling":
+        name, _, batch = key[1].rpartition(" batch ")
+        _pin(SERVER_CORE)
+        try:
+            return {"rps": run.samples_per_second(repo, name, int(batch), timing[1])}
+        finally:
+            _pin(CLIENT_CORE)
+    server, scenarios = running[key[0]]
+    return run.measure(server, _scenario(key, scenarios), timing)
+
+
+def _scenario(key: Key, scenarios: list[Scenario]) -> Scenario:
+    _, model, kind, concurrency = key
+    for scenario in scenarios:
+        if (scenario[0], scenario[2], str(scenario[3])) == (model, kind, concurrency):
+            return scenario
+    raise LookupError(f"{key[0]} has no scenario {model} {kind} c={concurrency}")
+
+
+def _pin(core: int) -> None:
+    if len(os.sched_getaffinity(0)) > 1 or core in os.sched_getaffinity(0):
+        os.sched_setaffinity(0, {core})
+
+
+def _line(target: Target, figures: list[float] | None) -> str:
+    if figures is None:
+        return ""
+    if not figures:
+        return f"| {target.name} | | no stable round | | |"
+    middle = statistics.median(figures)
+    each = " ".join(f"{f:.2f}" for f in figures)
+    if not target.goal:
+        return f"| {target.name} | {middle:.2f} | {each} | (comparison) | |"
+    met = middle <= target.goal if target.at_most else middle >= target.goal
+    goal = f"{'≤' if target.at_most else '≥'} {target.goal:g}"
+    return f"| {target.name} | {middle:.2f} | {each} | {goal} | {'yes' if met else 'no'} |"
+
+
+def _write(label: str, lines: list[str], rounds: int, timing: tuple[float, float]) -> None:
+    today = datetime.date.today().isoformat()
+    head: list[Any] = [
+        f"# {label}: {today}",
+        "",
+        f"Command: `python {' '.join(sys.argv)}`. Every server running at once, pinned to core "
+        f"{SERVER_CORE}; load generators on core {CLIENT_CORE}; {timing[0]:g} s warm-up and "
+        f"{timing[1]:g} s measured per scenario; {rounds} rounds per target, the two scenarios "
+        "of a ratio back to back, their order swapped every round. The figure is the median "
+        "round; every round is listed.",
+        "",
+        "| target | median | rounds | goal | met |",
+        "|---|---|---|---|---|",
+    ]
+    path = run.RESULTS / f"{today}-{label}.md"
+    path.write_text("\n".join([*head, *lines]) + "\n")
+    print(f"wrote {path}")
+
+
+if __name__ == "__main__":
+    main()
