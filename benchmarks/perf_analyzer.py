@@ -19,6 +19,7 @@ import sys
 import tempfile
 import zipfile
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks import models
@@ -100,7 +101,7 @@ def main() -> None:
     args.add_argument("--quick", action="store_true", help="2 s windows instead of 5 s")
     window = 2000 if args.parse_args().quick else 5000
     binary, env = install()
-    rows = []
+    rows: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory() as tmp:
         server = modelport(models.repository(Path(tmp) / "repo"), tmp, grpc=True).launch()
         try:
@@ -114,7 +115,7 @@ def main() -> None:
     write(rows, window)
 
 
-def write(rows: list[dict[str, float]], window: int) -> None:
+def write(rows: list[dict[str, Any]], window: int) -> None:
     today = datetime.date.today().isoformat()
     lines = [
         f"# perf_analyzer (Triton 2.51) against modelport: {today}",

@@ -116,13 +116,20 @@ def samples_per_second(repo: Path, name: str, batch: int, seconds: float) -> flo
     return runs * batch / (time.perf_counter() - started)
 
 
-def run_server(spec: Spec, timing: tuple[float, float]) -> list[Row]:
+def run_server(spec: Spec, timing: tuple[float, float], lost: list[str]) -> list[Row]:
+    """Every scenario of one server; one that cannot be measured (perf_analyzer finds no
+    stable window on a noisy machine) is named in ``lost`` and the run goes on."""
     server = spec.launch()
     rows = []
     try:
         for scenario in spec.scenarios:
             model, _, kind, concurrency = scenario
-            row = measure(server, scenario, timing)
+            try:
+                row = measure(server, scenario, timing)
+            except RuntimeError as exc:
+                lost.append(f"{spec.label} {model} {kind} c={concurrency}")
+                print(f"lost: {lost[-1]}: {str(exc)[-200:]}", flush=True)
+                continue
             row |= {"server": spec.label, "model": model, "protocol": kind, "c": concurrency}
             rows.append(row | {"pss_mib": server.pss_mib()})
             print(json.dumps(rows[-1]), flush=True)
@@ -162,6 +169,7 @@ def main() -> None:
     opts = args.parse_args()
     timing = (1.0, 3.0) if opts.quick else (3.0, 10.0)
     rows: list[Row] = []
+    lost: list[str] = []
     with tempfile.TemporaryDirectory() as tmp:
         repo = models.repository(Path(tmp) / "repo")
         ceiling = raw_ceiling(repo)
@@ -169,8 +177,8 @@ def main() -> None:
         chosen = specs(repo, tmp, not opts.no_triton)
         for _ in range(opts.repeat):
             for spec in chosen:
-                rows += run_server(spec, timing)
-    write(opts.label, medians(rows), ceiling, timing, " ".join(sys.argv))
+                rows += run_server(spec, timing, lost)
+    write(opts.label, medians(rows), ceiling, timing, " ".join(sys.argv), lost)
 
 
 GENERATOR = "wrk, one thread" if load.wrk_available() else "benchmarks/load.py (asyncio)"
@@ -182,6 +190,7 @@ def write(
     ceiling: dict[str, float],
     timing: tuple[float, float],
     command: str,
+    lost: Iterable[str] = (),
 ) -> None:
     today = datetime.date.today().isoformat()
     RESULTS.mkdir(exist_ok=True)
@@ -209,6 +218,8 @@ def write(
         f"{r['pss_mib']:.0f} |"
         for r in rows
     ]
+    if lost := list(lost):
+        lines += ["", "Not measured (no stable perf_analyzer window): " + "; ".join(lost) + "."]
     lines += ["", *ratios(rows, ceiling)]
     path = RESULTS / f"{today}-{label}.md"
     path.write_text("\n".join(lines) + "\n")
@@ -280,7 +291,7 @@ TARGETS = [
 
 def ratios(rows: list[Row], ceiling: dict[str, float]) -> list[str]:
     """Every target, computed from this run's rows (a row missing from the run: skipped)."""
-    found = {(r["server"], r["model"], r["protocol"], str(r["c"])): r for r in rows}
+    found: dict[Key, Row] = {(r["server"], r["model"], r["protocol"], str(r["c"])): r for r in rows}
     found |= {("ceiling", name): {"rps": value} for name, value in ceiling.items()}
     lines = ["| target (this run) | value | goal | met |", "|---|---|---|---|"]
     for t in TARGETS:
