@@ -55,17 +55,19 @@ def main() -> None:
 
 def _rounds(
     target: Target, running: Lookup, repo: Path, timing: tuple[float, float], rounds: int
-) -> list[float] | None:
-    """The target's figure in each round (None when a server it needs is not running)."""
+) -> list[float | None] | None:
+    """The target's figure in each round, None for a round that could not be measured (None
+    for the whole target when a server it needs is not running)."""
     if not _runnable(target.top, running) or not _runnable(target.bottom, running):
         return None
-    found = []
+    found: list[float | None] = []
     for index in range(rounds):
         order = [target.top, target.bottom] if index % 2 == 0 else [target.bottom, target.top]
         try:
             rows = {key: _measure(key, running, repo, timing) for key in order}
         except RuntimeError as exc:  # perf_analyzer found no stable window: the round is lost
             print(f"{target.name}: round {index + 1} lost: {str(exc)[-200:]}", flush=True)
+            found.append(None)
             continue
         top, bottom = rows[target.top], rows[target.bottom] if target.bottom else None
         found.append(top[target.field] / (bottom[target.field] if bottom else 1.0))
@@ -104,13 +106,14 @@ def _pin(core: int) -> None:
         os.sched_setaffinity(0, {core})
 
 
-def _line(target: Target, figures: list[float] | None) -> str:
-    if figures is None:
+def _line(target: Target, rounds: list[float | None] | None) -> str:
+    if rounds is None:
         return ""
+    each = " ".join("lost" if f is None else f"{f:.2f}" for f in rounds)
+    figures = [f for f in rounds if f is not None]
     if not figures:
-        return f"| {target.name} | | no stable round | | |"
+        return f"| {target.name} | | {each} | | |"
     middle = statistics.median(figures)
-    each = " ".join(f"{f:.2f}" for f in figures)
     if not target.goal:
         return f"| {target.name} | {middle:.2f} | {each} | (comparison) | |"
     met = middle <= target.goal if target.at_most else middle >= target.goal
@@ -127,7 +130,8 @@ def _write(label: str, lines: list[str], rounds: int, timing: tuple[float, float
         f"{SERVER_CORE}; load generators on core {CLIENT_CORE}; {timing[0]:g} s warm-up and "
         f"{timing[1]:g} s measured per scenario; {rounds} rounds per target, the two scenarios "
         "of a ratio back to back, their order swapped every round. The figure is the median "
-        "round; every round is listed.",
+        "round of those measured; every round is listed (lost: perf_analyzer found no stable "
+        "window).",
         "",
         "| target | median | rounds | goal | met |",
         "|---|---|---|---|---|",
