@@ -41,8 +41,9 @@ def main() -> None:
         sys.exit("perf_analyzer is not available (see benchmarks/README.md)")
     with tempfile.TemporaryDirectory() as tmp:
         repo = models.repository(Path(tmp) / "repo")
-        running = _start(repo, Path(tmp))
+        running: dict[str, Running] = {}
         try:
+            _start(repo, Path(tmp), running)
             found = _measure(running, opts.rounds, opts.concurrency)
         finally:
             for server in running.values():
@@ -50,9 +51,10 @@ def main() -> None:
     _write(found, opts.rounds, opts.concurrency)
 
 
-def _start(repo: Path, tmp: Path) -> dict[str, Running]:
+def _start(repo: Path, tmp: Path, running: dict[str, Running]) -> None:
+    """Start every front end into ``running`` (what started is stopped even if a later one
+    fails to start)."""
     onnx = str(repo / "mlp" / "1" / "model.onnx")
-    running = {}
     for label, frontend in FRONTENDS.items():
         if frontend == "grpclib" and importlib.util.find_spec("grpclib") is None:
             print(f"{label}: not installed, left out", flush=True)
@@ -65,7 +67,6 @@ def _start(repo: Path, tmp: Path) -> dict[str, Running]:
         triton_repo = triton.repository(repo, tmp / "triton-repo", servers.BATCHED)
         process, http, grpc = triton.start(root, triton_repo, servers.pin(SERVER_CORE))
         running["Triton 2.51"] = Running(process, http, grpc)
-    return running
 
 
 def _measure(running: dict[str, Running], rounds: int, c: int) -> dict[str, list[run.Row]]:

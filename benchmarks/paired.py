@@ -1,15 +1,15 @@
 """Issue 17's targets, each measured as a ratio of two runs taken back to back.
 
-    python benchmarks/paired.py [--rounds N] [--quick] [--label NAME] [--no-triton]
+    python benchmarks/paired.py [--rounds N] [--quick] [--label NAME] [--no-triton] [--only TEXT]
 
 ``run.py`` measures one server's every scenario, then the next server's: the two halves of a
 ratio are minutes apart, and on a shared VM whose speed drifts by 10-20% in minutes the
-ratio drifts with it. Here every server runs at once (pinned to the server core; the idle
-ones cost nothing), and each target is measured in ``N`` rounds of its two scenarios one
-after the other, the order swapped every round (A B, B A, ...). A round's ratio compares
-figures taken seconds apart; the table reports the median round and lists every round (a
-round perf_analyzer could not measure stably is left out, and the table shows it). A ratio
-against the raw onnxruntime ceiling measures the ceiling in the round, on the server core.
+ratio drifts with it. Here every server runs at once (pinned to the server core; an idle
+one costs under 0.3% of a core, measured), and each target is measured in ``N`` rounds of
+its two scenarios one after the other, the order swapped every round (A B, B A, ...). A
+round's ratio compares figures taken seconds apart; the table reports the median round and
+lists every round (``lost`` where perf_analyzer found no stable window). A ratio against
+the raw onnxruntime ceiling measures the ceiling in the round, on the server core.
 """
 
 from __future__ import annotations
@@ -21,7 +21,6 @@ import statistics
 import sys
 import tempfile
 from pathlib import Path
-from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks import models, run
@@ -29,6 +28,8 @@ from benchmarks.run import TARGETS, Key, Row, Target
 from benchmarks.servers import CLIENT_CORE, SERVER_CORE, Running, Scenario
 
 Lookup = dict[str, tuple[Running, list[Scenario]]]
+_CORES = os.sched_getaffinity(0)
+"""The cores this process may use, read before it pins itself to one."""
 
 
 def main() -> None:
@@ -37,7 +38,9 @@ def main() -> None:
     args.add_argument("--quick", action="store_true", help="1 s warm-up, 3 s measured")
     args.add_argument("--label", default="paired")
     args.add_argument("--no-triton", action="store_true", help="leave Triton out")
+    args.add_argument("--only", default="", help="the targets whose name contains this")
     opts = args.parse_args()
+    targets = [t for t in TARGETS if opts.only in t.name]
     timing = (1.0, 3.0) if opts.quick else (3.0, 10.0)
     _pin(CLIENT_CORE)
     with tempfile.TemporaryDirectory() as tmp:
@@ -46,7 +49,7 @@ def main() -> None:
         try:
             for spec in run.specs(repo, tmp, not opts.no_triton):
                 running[spec.label] = (spec.launch(), spec.scenarios)
-            lines = [_line(t, _rounds(t, running, repo, timing, opts.rounds)) for t in TARGETS]
+            lines = [_line(t, _rounds(t, running, repo, timing, opts.rounds)) for t in targets]
         finally:
             for server, _ in running.values():
                 server.stop()
@@ -102,8 +105,8 @@ def _scenario(key: Key, scenarios: list[Scenario]) -> Scenario:
 
 
 def _pin(core: int) -> None:
-    if len(os.sched_getaffinity(0)) > 1 or core in os.sched_getaffinity(0):
-        os.sched_setaffinity(0, {core})
+    """Run on ``core``; on a machine without it (one core), on every core there is."""
+    os.sched_setaffinity(0, {core} if core in _CORES else _CORES)
 
 
 def _line(target: Target, rounds: list[float | None] | None) -> str:
@@ -123,7 +126,7 @@ def _line(target: Target, rounds: list[float | None] | None) -> str:
 
 def _write(label: str, lines: list[str], rounds: int, timing: tuple[float, float]) -> None:
     today = datetime.date.today().isoformat()
-    head: list[Any] = [
+    head = [
         f"# {label}: {today}",
         "",
         f"Command: `python {' '.join(sys.argv)}`. Every server running at once, pinned to core "

@@ -23,7 +23,7 @@ import sys
 import tempfile
 import time
 import urllib.request
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -190,7 +190,7 @@ def write(
     ceiling: dict[str, float],
     timing: tuple[float, float],
     command: str,
-    lost: Iterable[str] = (),
+    lost: Sequence[str] = (),
 ) -> None:
     today = datetime.date.today().isoformat()
     RESULTS.mkdir(exist_ok=True)
@@ -218,7 +218,7 @@ def write(
         f"{r['pss_mib']:.0f} |"
         for r in rows
     ]
-    if lost := list(lost):
+    if lost:
         lines += ["", "Not measured (no stable perf_analyzer window): " + "; ".join(lost) + "."]
     lines += ["", *ratios(rows, ceiling)]
     path = RESULTS / f"{today}-{label}.md"
