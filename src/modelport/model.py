@@ -120,7 +120,7 @@ class LoadedModel:
 
     def runs_now(self) -> bool:
         """Whether the next request may be computed now, on this thread
-        (:meth:`run_now_timed`): as its execution says (always inline; for a batched model
+        (``DataPlane.compute_now``): as its execution says (always inline; for a batched model
         that runs inline, when the request is alone), unless the model is parked."""
         return self.resident and self.execution.runs_now()
 
