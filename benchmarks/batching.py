@@ -11,7 +11,6 @@ sample). Only 127.0.0.1; every run ends by itself. Writes ``results/<date>-batch
 from __future__ import annotations
 
 import argparse
-import datetime
 import os
 import platform
 import sys
@@ -19,11 +18,10 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from benchmarks import load, models, servers
+from benchmarks import load, models, record, servers
 from benchmarks.run import SAMPLE, bodies, raw_ceiling
 from benchmarks.servers import CLIENT_CORE
 
-RESULTS = Path(__file__).parent / "results"
 CONFIG = "max_batch_size: 32\ndynamic_batching:\n  max_queue_delay_microseconds: 2000\n"
 SCENARIOS = [("mlp", 1), ("mlp", 16), ("mlp", 64), ("wide", 1), ("wide", 64)]
 
@@ -59,7 +57,7 @@ def main() -> None:
             server.stop()
         ceiling = raw_ceiling(repo)
     lines = [
-        f"# Dynamic batching against none, one core ({datetime.date.today()})",
+        f"# Dynamic batching against none, one core ({record.today()})",
         "",
         f"Command: `python benchmarks/batching.py{' --quick' if args.quick else ''}`; "
         f"{platform.node()}; modelport pinned to one core, one intra-op thread; wrk "
@@ -81,10 +79,7 @@ def main() -> None:
         lines.append(f"- {model} c={c}: batched / unbatched requests/s {ratio:.2f}x")
     wide = unbatched[("wide_batched", 64)] / ceiling["wide batch 32"]
     lines.append(f"- wide_batched c=64 / raw wide batch 32: {wide:.2f}x")
-    RESULTS.mkdir(exist_ok=True)
-    target = RESULTS / f"{datetime.date.today()}-batching.md"
-    target.write_text("\n".join(lines) + "\n")
-    print(f"wrote {target}")
+    record.save("batching", lines)
 
 
 if __name__ == "__main__":

@@ -13,7 +13,6 @@ in the same rounds when its wheel is available.
 from __future__ import annotations
 
 import argparse
-import datetime
 import importlib.util
 import statistics
 import sys
@@ -21,7 +20,7 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from benchmarks import models, perf_analyzer, run, servers, triton
+from benchmarks import models, perf_analyzer, record, run, servers, triton
 from benchmarks.servers import CLIENT_CORE, SERVER_CORE, Running
 
 SCRIPT = Path(__file__).parent / "bare_grpc.py"
@@ -81,10 +80,9 @@ def _measure(running: dict[str, Running], rounds: int, c: int) -> dict[str, list
 
 
 def _write(found: dict[str, list[run.Row]], rounds: int, c: int) -> None:
-    today = datetime.date.today().isoformat()
     base = statistics.median(r["rps"] for r in found["grpcio thread pool"])
     lines = [
-        f"# gRPC front ends: {today}",
+        f"# gRPC front ends: {record.today()}",
         "",
         f"Command: `python {' '.join(sys.argv)}`. mlp, perf_analyzer c={c} on core "
         f"{CLIENT_CORE}, every server on core {SERVER_CORE}, {rounds} rounds (the order "
@@ -100,9 +98,7 @@ def _write(found: dict[str, list[run.Row]], rounds: int, c: int) -> None:
         each = " ".join(f"{r['rps']:,.0f}" for r in rows)
         cpu = statistics.median(r["cpu_us_per_req"] for r in rows)
         lines.append(f"| {label} | {rps:,.0f} | {each} | {rps / base:.2f} | {cpu:.0f} |")
-    path = run.RESULTS / f"{today}-grpc-frontends.md"
-    path.write_text("\n".join(lines) + "\n")
-    print(f"wrote {path}")
+    record.save("grpc-frontends", lines)
 
 
 if __name__ == "__main__":

@@ -27,7 +27,6 @@ model. Needs valgrind (``apt install valgrind``); about three minutes on this VM
 from __future__ import annotations
 
 import argparse
-import datetime
 import http.client
 import os
 import re
@@ -43,8 +42,8 @@ from pathlib import Path
 import grpc
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from benchmarks import models
-from benchmarks.run import RESULTS, SAMPLE, bodies
+from benchmarks import models, record
+from benchmarks.run import SAMPLE, bodies
 from benchmarks.servers import _read_ports, modelport_command
 from modelport.protocol._generated import grpc_service_pb2 as pb
 from modelport.protocol._generated import grpc_service_pb2_grpc as pb_grpc
@@ -203,9 +202,8 @@ def _grpc_sender(port: int) -> Sender:
 
 
 def _write(label: str, ours: dict[str, float], bare: dict[str, float], requests: int) -> None:
-    today = datetime.date.today().isoformat()
     lines = [
-        f"# {label}: {today}",
+        f"# {label}: {record.today()}",
         "",
         f"Command: `python {' '.join(sys.argv)}`. Instructions per request in each server's "
         f"process (every thread, user space), counted by callgrind over {requests} requests "
@@ -221,10 +219,7 @@ def _write(label: str, ours: dict[str, float], bare: dict[str, float], requests:
         limit = bare.get(name)
         if limit:
             lines.append(f"| {name} | {value:,.0f} | {limit:,.0f} | {limit / value:.2f} |")
-    RESULTS.mkdir(exist_ok=True)
-    path = RESULTS / f"{today}-{label}.md"
-    path.write_text("\n".join(lines) + "\n")
-    print(f"wrote {path}")
+    record.save(label, lines)
 
 
 if __name__ == "__main__":

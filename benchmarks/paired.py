@@ -15,7 +15,6 @@ the raw onnxruntime ceiling measures the ceiling in the round, on the server cor
 from __future__ import annotations
 
 import argparse
-import datetime
 import os
 import statistics
 import sys
@@ -23,7 +22,7 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from benchmarks import models, run
+from benchmarks import models, record, run
 from benchmarks.run import TARGETS, Key, Row, Target
 from benchmarks.servers import CLIENT_CORE, SERVER_CORE, Running, Scenario
 
@@ -125,9 +124,8 @@ def _line(target: Target, rounds: list[float | None] | None) -> str:
 
 
 def _write(label: str, lines: list[str], rounds: int, timing: tuple[float, float]) -> None:
-    today = datetime.date.today().isoformat()
     head = [
-        f"# {label}: {today}",
+        f"# {label}: {record.today()}",
         "",
         f"Command: `python {' '.join(sys.argv)}`. Every server running at once, pinned to core "
         f"{SERVER_CORE}; load generators on core {CLIENT_CORE}; {timing[0]:g} s warm-up and "
@@ -139,9 +137,7 @@ def _write(label: str, lines: list[str], rounds: int, timing: tuple[float, float
         "| target | median | rounds | goal | met |",
         "|---|---|---|---|---|",
     ]
-    path = run.RESULTS / f"{today}-{label}.md"
-    path.write_text("\n".join([*head, *lines]) + "\n")
-    print(f"wrote {path}")
+    record.save(label, [*head, *lines])
 
 
 if __name__ == "__main__":

@@ -11,7 +11,6 @@ and gRPC at c = 1, 16, 64, and writes ``results/<date>-perf-analyzer.md``.
 from __future__ import annotations
 
 import argparse
-import datetime
 import os
 import re
 import subprocess
@@ -22,11 +21,10 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from benchmarks import models
+from benchmarks import models, record
 from benchmarks.servers import CLIENT_CORE, modelport, pin
 
 CACHE = Path(__file__).parent / ".cache"
-RESULTS = Path(__file__).parent / "results"
 WHEEL = "tritonclient==2.51.0"
 
 
@@ -116,9 +114,8 @@ def main() -> None:
 
 
 def write(rows: list[dict[str, Any]], window: int) -> None:
-    today = datetime.date.today().isoformat()
     lines = [
-        f"# perf_analyzer (Triton 2.51) against modelport: {today}",
+        f"# perf_analyzer (Triton 2.51) against modelport: {record.today()}",
         "",
         f"Command: `python benchmarks/perf_analyzer.py`. mlp model, one 1x784 FP32 sample per "
         f"request (HTTP with the binary tensor extension, perf_analyzer's default), "
@@ -132,10 +129,7 @@ def write(rows: list[dict[str, Any]], window: int) -> None:
             for r in rows
         ),
     ]
-    RESULTS.mkdir(exist_ok=True)
-    path = RESULTS / f"{today}-perf-analyzer.md"
-    path.write_text("\n".join(lines) + "\n")
-    print(f"wrote {path}")
+    record.save("perf-analyzer", lines)
 
 
 if __name__ == "__main__":

@@ -14,7 +14,6 @@ is measured N times, interleaved, and each scenario reports its median run.
 from __future__ import annotations
 
 import argparse
-import datetime
 import json
 import os
 import platform
@@ -33,10 +32,10 @@ import onnxruntime as ort
 import orjson
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from benchmarks import load, models, perf_analyzer, servers
+from benchmarks import load, models, perf_analyzer, record, servers
+from benchmarks.record import RESULTS
 from benchmarks.servers import CLIENT_CORE, SERVER_CORE, Running, Scenario, Spec
 
-RESULTS = Path(__file__).parent / "results"
 SAMPLE = np.random.default_rng(0).random((1, 784), dtype=np.float32)
 Row = dict[str, Any]
 
@@ -192,8 +191,7 @@ def write(
     command: str,
     lost: Sequence[str] = (),
 ) -> None:
-    today = datetime.date.today().isoformat()
-    RESULTS.mkdir(exist_ok=True)
+    today = record.today()
     runs = max((r["runs"] for r in rows), default=1)
     lines = [
         f"# {label}: {today}",
@@ -221,11 +219,9 @@ def write(
     if lost:
         lines += ["", "Not measured (no stable perf_analyzer window): " + "; ".join(lost) + "."]
     lines += ["", *ratios(rows, ceiling)]
-    path = RESULTS / f"{today}-{label}.md"
-    path.write_text("\n".join(lines) + "\n")
+    record.save(label, lines)
     data = {"ceiling": ceiling, "rows": rows, "timing": timing}
     (RESULTS / f"{today}-{label}.json").write_text(json.dumps(data, indent=1))
-    print(f"wrote {path}")
 
 
 OURS, TRITON, BARE = "modelport", "Triton 2.51 (Python backend)", "bare-ASGI limit"
