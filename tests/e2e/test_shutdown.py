@@ -24,7 +24,8 @@ ROWS = 256
 than it takes the 24 requests to arrive, so a backlog is still running at SIGTERM."""
 
 
-def infer(port: int, results: list[object]) -> None:
+def binary_request() -> tuple[bytes, dict[str, str]]:
+    """A V2 binary request of ``ROWS`` rows for the wide model: body and headers."""
     header = orjson.dumps(
         {
             "inputs": [
@@ -38,7 +39,10 @@ def infer(port: int, results: list[object]) -> None:
         }
     )
     body = header + np.full((ROWS, 784), 0.5, np.float32).tobytes()
-    headers = {"Inference-Header-Content-Length": str(len(header))}
+    return body, {"Inference-Header-Content-Length": str(len(header))}
+
+
+def infer(port: int, body: bytes, headers: dict[str, str], results: list[object]) -> None:
     url = f"http://127.0.0.1:{port}/v2/models/wide/infer"
     request = urllib.request.Request(url, data=body, headers=headers)
     try:
@@ -73,7 +77,11 @@ def test_sigterm_lets_in_flight_requests_finish(tmp_path: Path) -> None:
         tmp_path,
     )
     results: list[object] = []
-    threads = [threading.Thread(target=infer, args=(server.port, results)) for _ in range(24)]
+    body, headers = binary_request()  # built once: every client sends the same bytes
+    threads = [
+        threading.Thread(target=infer, args=(server.port, body, headers, results))
+        for _ in range(24)
+    ]
     for thread in threads:
         thread.start()
     deadline = time.monotonic() + 30
