@@ -20,7 +20,7 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from benchmarks import models, perf_analyzer, record, run, servers, triton
+from benchmarks import models, perf_analyzer, record, run, servers
 from benchmarks.servers import CLIENT_CORE, SERVER_CORE, Running
 
 SCRIPT = Path(__file__).parent / "bare_grpc.py"
@@ -61,11 +61,9 @@ def _start(repo: Path, tmp: Path, running: dict[str, Running]) -> None:
         port_file = tmp / f"{frontend}.json"
         command = [sys.executable, str(SCRIPT), onnx, str(port_file), frontend]
         running[label] = servers.start_with_port_file(command, port_file)
-    root = triton.install()
-    if root is not None:
-        triton_repo = triton.repository(repo, tmp / "triton-repo", servers.BATCHED)
-        process, http, grpc = triton.start(root, triton_repo, servers.pin(SERVER_CORE))
-        running["Triton 2.51"] = Running(process, http, grpc)
+    spec = servers.triton_server(repo, str(tmp), grpc=True)
+    if spec is not None:
+        running["Triton 2.51"] = spec.launch()
 
 
 def _measure(running: dict[str, Running], rounds: int, c: int) -> dict[str, list[run.Row]]:

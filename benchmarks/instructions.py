@@ -44,7 +44,7 @@ import grpc
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks import models, record
 from benchmarks.run import SAMPLE, bodies
-from benchmarks.servers import _read_ports, modelport_command
+from benchmarks.servers import modelport_command, read_ports
 from modelport.protocol._generated import grpc_service_pb2 as pb
 from modelport.protocol._generated import grpc_service_pb2_grpc as pb_grpc
 
@@ -116,7 +116,7 @@ def _start(command: list[str], port_file: Path) -> tuple[subprocess.Popen[bytes]
     server = subprocess.Popen(valgrind + command, env=env, stdout=quiet, stderr=quiet)
     deadline = time.monotonic() + START_S
     while time.monotonic() < deadline and server.poll() is None:
-        ports = _read_ports(port_file)
+        ports = read_ports(port_file)
         if ports and _listening(ports["http"]):
             return server, ports
         time.sleep(0.5)

@@ -106,7 +106,7 @@ def start_with_port_file(
     process = subprocess.Popen(pin(cores) + command, stdout=subprocess.DEVNULL)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
-        ports = _read_ports(port_file)
+        ports = read_ports(port_file)
         if ports and _answers(int(ports["http"]), scheme):
             return Running(process, int(ports["http"]), int(ports.get("grpc", 0)))
         time.sleep(0.1)
@@ -114,7 +114,7 @@ def start_with_port_file(
     raise RuntimeError(f"server did not start: {command}")
 
 
-def _read_ports(port_file: Path) -> dict[str, int] | None:
+def read_ports(port_file: Path) -> dict[str, int] | None:
     """The ports, once the file is whole (the baselines do not write it atomically)."""
     try:
         return dict(json.loads(port_file.read_text()))
