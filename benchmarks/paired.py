@@ -116,11 +116,8 @@ def _line(target: Target, rounds: list[float | None] | None) -> str:
     if not figures:
         return f"| {target.name} | | {each} | | |"
     middle = statistics.median(figures)
-    if not target.goal:
-        return f"| {target.name} | {middle:.2f} | {each} | (comparison) | |"
-    met = middle <= target.goal if target.at_most else middle >= target.goal
-    goal = f"{'≤' if target.at_most else '≥'} {target.goal:g}"
-    return f"| {target.name} | {middle:.2f} | {each} | {goal} | {'yes' if met else 'no'} |"
+    goal, verdict = target.judged(middle)
+    return f"| {target.name} | {middle:.2f} | {each} | {goal} | {verdict} |"
 
 
 def _write(label: str, lines: list[str], rounds: int, timing: tuple[float, float]) -> None:

@@ -242,6 +242,14 @@ class Target:
     at_most: bool = False
     """The figure must stay at or under the goal (latency), not reach it."""
 
+    def judged(self, value: float) -> tuple[str, str]:
+        """The goal as written (``(comparison)`` when there is none) and whether ``value``
+        meets it (``yes``, ``no``, or empty for a comparison)."""
+        if not self.goal:
+            return "(comparison)", ""
+        met = value <= self.goal if self.at_most else value >= self.goal
+        return f"{'≤' if self.at_most else '≥'} {self.goal:g}", "yes" if met else "no"
+
 
 def _pair(name: str, top: Key, bottom: Key, goal: float, field: str = "rps") -> Target:
     return Target(name, top, bottom, goal, field, at_most=field != "rps")
@@ -295,9 +303,7 @@ def ratios(rows: list[Row], ceiling: dict[str, float]) -> list[str]:
         if top is None or not bottom or not bottom.get(t.field):
             continue
         value = top[t.field] / bottom[t.field]
-        met = value <= t.goal if t.at_most else value >= t.goal
-        goal = f"{'≤' if t.at_most else '≥'} {t.goal:g}" if t.goal else "(comparison)"
-        verdict = ("yes" if met else "no") if t.goal else ""
+        goal, verdict = t.judged(value)
         lines.append(f"| {t.name} | {value:.2f} | {goal} | {verdict} |")
     return lines
 
