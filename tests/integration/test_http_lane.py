@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import gc
 import gzip
 from collections.abc import AsyncIterator
 
@@ -257,6 +258,32 @@ async def test_a_disconnected_clients_request_is_dropped(server: Server) -> None
         assert after["inference_count"] - before["inference_count"] == 1
         assert after["execution_count"] - before["execution_count"] == 1
         assert server.registry.get("slow").inflight == 0
+
+
+async def test_a_body_cut_off_by_a_disconnect_is_not_kept(server: Server) -> None:
+    """A connection is a reference cycle (parser and protocol), freed only by the garbage
+    collector; the part of a body its client sent before going away must not wait with it."""
+    gc.collect()
+    gc.disable()
+    gc.set_debug(gc.DEBUG_SAVEALL)
+    try:
+        for _ in range(3):
+            async with connect(server) as (_, writer):
+                head = post("/v2/models/add_sub/infer", b"", "Content-Type: application/json")
+                writer.write(head.replace(b"Content-Length: 0", b"Content-Length: %d" % LIMIT))
+                writer.write(b"[" * (LIMIT // 2))  # half the body, then the client is gone
+                await writer.drain()
+                await asyncio.sleep(0.1)
+        await asyncio.sleep(0.2)
+        gc.collect()
+        held = [o for o in gc.garbage if isinstance(o, list)]
+        kept = sum(len(item) for o in held for item in o if isinstance(item, bytes))
+    finally:
+        gc.set_debug(0)
+        gc.garbage.clear()
+        gc.enable()
+    assert kept < LIMIT // 8, f"{kept} bytes of cut-off bodies wait for the garbage collector"
+    await assert_serving(server)
 
 
 async def statistics(server: Server) -> dict:

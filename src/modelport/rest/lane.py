@@ -106,6 +106,7 @@ class LaneExchange:
         self.task = self.service.respond(self.exchange, body, self._answer, start)
 
     def lost(self) -> None:
+        self.chunks = []  # a body cut off is let go now, not when a connection cycle is collected
         if not self.response_complete:
             self.admitted.release()
             if self.task is not None:
