@@ -129,6 +129,20 @@ class DynamicBatcher:
     ) -> Result:
         """Queue one request (``queued``: even when alone, as one found not alone already);
         returns its own rows of every requested output."""
+        return await self.enqueue(inputs, outputs, timeout_us, trace, queued)
+
+    def enqueue(
+        self,
+        inputs: Arrays,
+        outputs: Sequence[str],
+        timeout_us: int = 0,
+        trace: Traced | None = None,
+        queued: bool = False,
+    ) -> Awaitable[Result]:
+        """:meth:`submit`, with the request queued (or refused) now, before it is awaited:
+        the serving path awaits what it returns (the request's future, or a lone request's
+        run) with no coroutine of its own between (3,000 of the 382,000 instructions a
+        request to a batched mlp costs)."""
         if self._closed:
             raise ModelNotReady(f"model '{self._name}' is unloading")
         limit = self.policy.max_queue_size
@@ -139,7 +153,7 @@ class DynamicBatcher:
             not (queued or self.policy.preserve_ordering or self._slots.locked())
             and self.alone_now()
         ):
-            return await self._run_now(inputs, outputs, trace)
+            return self._run_now(inputs, outputs, trace)
         self._arrived()
         item = self._item(inputs, outputs, trace)
         self._queue.add(item)
@@ -150,7 +164,7 @@ class DynamicBatcher:
         self._wakeup.set()
         if self._collector is None:
             self._collector = asyncio.create_task(self._collect())
-        return await item.future
+        return item.future
 
     async def _run_now(
         self, inputs: Arrays, outputs: Sequence[str], trace: Traced | None

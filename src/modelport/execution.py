@@ -37,9 +37,10 @@ class Execution(Protocol):
     def runs_now(self) -> bool:
         """Whether the next request may be computed now, on this thread (``compute``)."""
 
-    async def run(
+    def run(
         self, inputs: Arrays, outputs: Sequence[str], timeout_us: int, trace: Traced | None
-    ) -> Ran: ...
+    ) -> Awaitable[Ran]:
+        """One request's outputs, queue and compute time, once awaited."""
 
 
 class Inline:
@@ -87,8 +88,8 @@ class Batched:
         counts the arrival either way)."""
         return self._inline and self.batcher.alone_now()
 
-    async def run(
+    def run(
         self, inputs: Arrays, outputs: Sequence[str], timeout_us: int, trace: Traced | None
-    ) -> Ran:
+    ) -> Awaitable[Ran]:
         # A model that runs inline was asked runs_now() already: here, it was not alone.
-        return await self.batcher.submit(inputs, outputs, timeout_us, trace, queued=self._inline)
+        return self.batcher.enqueue(inputs, outputs, timeout_us, trace, queued=self._inline)
