@@ -11,7 +11,6 @@ sample). Only 127.0.0.1; every run ends by itself. Writes ``results/<date>-batch
 from __future__ import annotations
 
 import argparse
-import os
 import platform
 import sys
 import tempfile
@@ -39,7 +38,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="1 s warm-up + 3 s per scenario")
     args = parser.parse_args()
     timing = (1.0, 3.0) if args.quick else (2.0, 8.0)
-    os.sched_setaffinity(0, {CLIENT_CORE} if (os.cpu_count() or 1) > 1 else {0})
+    servers.pin_self(CLIENT_CORE)
     body, headers = bodies(SAMPLE)["v2-json"]
     rows = []
     with tempfile.TemporaryDirectory() as tmp:

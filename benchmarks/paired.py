@@ -15,7 +15,6 @@ the raw onnxruntime ceiling measures the ceiling in the round, on the server cor
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import sys
 import tempfile
@@ -24,11 +23,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks import models, record, run
 from benchmarks.run import TARGETS, Key, Row, Target
-from benchmarks.servers import CLIENT_CORE, SERVER_CORE, Running, Scenario
+from benchmarks.servers import CLIENT_CORE, SERVER_CORE, Running, Scenario, pin_self
 
 Lookup = dict[str, tuple[Running, list[Scenario]]]
-_CORES = os.sched_getaffinity(0)
-"""The cores this process may use, read before it pins itself to one."""
 
 
 def main() -> None:
@@ -41,7 +38,7 @@ def main() -> None:
     opts = args.parse_args()
     targets = [t for t in TARGETS if opts.only in t.name]
     timing = (1.0, 3.0) if opts.quick else (3.0, 10.0)
-    _pin(CLIENT_CORE)
+    pin_self(CLIENT_CORE)
     with tempfile.TemporaryDirectory() as tmp:
         repo = models.repository(Path(tmp) / "repo")
         running: Lookup = {}
@@ -86,11 +83,11 @@ def _measure(key: Key | None, running: Lookup, repo: Path, timing: tuple[float, 
         return {}
     if key[0] == "ceiling":
         name, _, batch = key[1].rpartition(" batch ")
-        _pin(SERVER_CORE)
+        pin_self(SERVER_CORE)
         try:
             return {"rps": run.samples_per_second(repo, name, int(batch), timing[1])}
         finally:
-            _pin(CLIENT_CORE)
+            pin_self(CLIENT_CORE)
     server, scenarios = running[key[0]]
     return run.measure(server, _scenario(key, scenarios), timing)
 
@@ -101,11 +98,6 @@ def _scenario(key: Key, scenarios: list[Scenario]) -> Scenario:
         if (scenario[0], scenario[2], str(scenario[3])) == (model, kind, concurrency):
             return scenario
     raise LookupError(f"{key[0]} has no scenario {model} {kind} c={concurrency}")
-
-
-def _pin(core: int) -> None:
-    """Run on ``core``; on a machine without it (one core), on every core there is."""
-    os.sched_setaffinity(0, {core} if core in _CORES else _CORES)
 
 
 def _line(target: Target, rounds: list[float | None] | None) -> str:

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import collections
-import os
 import re
 import shutil
 import subprocess
@@ -54,7 +53,7 @@ def main() -> None:
 
 
 def profile(server: servers.Running, opts: argparse.Namespace, spy: str, out: Path) -> Path:
-    os.sched_setaffinity(0, {servers.CLIENT_CORE} if len(os.sched_getaffinity(0)) > 1 else {0})
+    servers.pin_self(servers.CLIENT_CORE)
     path = (
         f"/models/{opts.model}/predict"
         if opts.kind == "predict"

@@ -27,7 +27,13 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks import load, models
 from benchmarks.run import SAMPLE, bodies
-from benchmarks.servers import CLIENT_CORE, Running, modelport_command, start_with_port_file
+from benchmarks.servers import (
+    CLIENT_CORE,
+    Running,
+    modelport_command,
+    pin_self,
+    start_with_port_file,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = Path(__file__).parent / "results"
@@ -69,7 +75,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="1 s warm-up + 3 s per scenario")
     args = parser.parse_args()
     timing = (1.0, 3.0) if args.quick else (2.0, 6.0)
-    os.sched_setaffinity(0, {CLIENT_CORE} if (os.cpu_count() or 1) > 1 else {0})
+    pin_self(CLIENT_CORE)
     runs: dict[str, list[dict]] = {"before": [], "after": [], "bare": []}
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)

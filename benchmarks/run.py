@@ -92,12 +92,12 @@ def served_requests(server: Running, model: str) -> int:
 
 def raw_ceiling(repo: Path) -> dict[str, float]:
     """In-process onnxruntime, one thread, on the server's core: samples/s."""
-    os.sched_setaffinity(0, {SERVER_CORE} if len(os.sched_getaffinity(0)) > 1 else {0})
+    servers.pin_self(SERVER_CORE)
     out = {}
     for name in models.LAYERS:
         for batch in (1, 32):
             out[f"{name} batch {batch}"] = samples_per_second(repo, name, batch, 2.0)
-    os.sched_setaffinity(0, {CLIENT_CORE} if len(os.sched_getaffinity(0)) > 1 else {0})
+    servers.pin_self(CLIENT_CORE)
     return out
 
 

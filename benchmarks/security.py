@@ -135,7 +135,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3, help="interleaved runs per start")
     args = parser.parse_args()
     timing = (1.0, 3.0) if args.quick else (3.0, 10.0)
-    os.sched_setaffinity(0, {CLIENT_CORE} if (os.cpu_count() or 1) > 1 else {0})
+    servers.pin_self(CLIENT_CORE)
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         files = prepare(Path(tmp))

@@ -23,16 +23,26 @@ from pathlib import Path
 from benchmarks import triton
 
 SERVER_CORE, CLIENT_CORE = 1, 0
+CORES = frozenset(os.sched_getaffinity(0))
+"""The cores this process may use, read at import: before a benchmark pins itself to the
+client core, after which its own affinity is that one core."""
 BATCHED = {"mlp_batched": (32, 2000), "wide_batched": (32, 2000)}  # as models.py configures
 Scenario = tuple[str, str, str, int]
 """Model, HTTP path (empty for gRPC), body kind (v2-json, v2-binary, predict, raw, grpc), c."""
 
 
 def pin(cores: int | str) -> list[str]:
-    """``taskset`` for a core (or a list such as ``0-1``), on a machine with more than one."""
-    if len(os.sched_getaffinity(0)) < 2:
+    """``taskset`` for a core (or a list such as ``0-1``), on a machine with more than one.
+    Decided by :data:`CORES`: a child of a process pinned to one core would otherwise be
+    left on that core, with the load generators."""
+    if len(CORES) < 2:
         return []
     return ["taskset", "-c", str(cores)]
+
+
+def pin_self(core: int) -> None:
+    """Run this process on ``core``; on a machine without it (one core), on every core."""
+    os.sched_setaffinity(0, {core} if core in CORES else CORES)
 
 
 @dataclass

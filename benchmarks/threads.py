@@ -129,7 +129,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="1 s warm-up + 3 s per scenario")
     args = parser.parse_args()
     timing = (1.0, 3.0) if args.quick else (3.0, 10.0)
-    os.sched_setaffinity(0, {CLIENT_CORE} if CORES > 1 else {0})  # the clients (and wrk)
+    servers.pin_self(CLIENT_CORE)  # the clients (and wrk)
     with tempfile.TemporaryDirectory() as tmp:
         rows = measure(repositories(Path(tmp)), Path(tmp), timing)
     RESULTS.mkdir(exist_ok=True)
