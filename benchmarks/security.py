@@ -1,12 +1,16 @@
 """What API keys and TLS cost: the mlp model (V2 JSON, one 1x784 sample) at c=16.
 
-    python benchmarks/security.py [--quick] [--repeat N]
+    python benchmarks/security.py [--quick] [--rounds N]
 
-modelport pinned to one core (``taskset``, one intra-op thread), wrk on the other, in four
-starts: plaintext without keys, with ``--api-keys`` (every request carries a key), over TLS
-(``--tls-cert``/``--tls-key``, certificates from trustme), and both. wrk keeps its c=16
-connections open, so TLS costs its record encryption, not handshakes. Only 127.0.0.1;
-every run ends by itself. Writes ``results/<date>-security.md``.
+Four modelport servers run at once, each pinned to the server core (``taskset``, one
+intra-op thread; an idle one costs under 0.3% of a core): plaintext without keys, with
+``--api-keys`` (every request carries a key), over TLS (``--tls-cert``/``--tls-key``,
+certificates from trustme), and both. wrk, on the other core, measures them one after the
+other in each round, the order rotated every round; a round's ratio compares figures taken
+seconds apart (this VM's speed drifts 10-20% in minutes), and the table gives the median
+round's ratio and the range. wrk keeps its c=16 connections open, so TLS costs its record
+encryption, not handshakes. Only 127.0.0.1; every run ends by itself. Writes
+``results/<date>-security.md``.
 """
 
 from __future__ import annotations
@@ -16,21 +20,24 @@ import datetime
 import hashlib
 import os
 import platform
+import statistics
 import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import trustme
 
 from benchmarks import load, models, servers
 from benchmarks.run import SAMPLE, bodies
-from benchmarks.servers import CLIENT_CORE, Running
+from benchmarks.servers import CLIENT_CORE, SERVER_CORE, Running
 
 RESULTS = Path(__file__).parent / "results"
 KEY = "bench-" + "k" * 26
 CONFIGS = ("plaintext", "keys", "tls", "tls + keys")
+FIGURES = ("rps", "p50_ms", "p99_ms", "cpu_us_per_request", "errors")
 
 
 def prepare(folder: Path) -> dict[str, Path]:
@@ -59,8 +66,7 @@ def start(config: str, files: dict[str, Path], folder: Path) -> Running:
     return servers.start_with_port_file(command, port_file, scheme=scheme)
 
 
-def measure(config: str, files: dict[str, Path], folder: Path, timing: tuple[float, float]) -> dict:
-    server = start(config, files, folder)
+def measure(config: str, server: Running, timing: tuple[float, float]) -> dict[str, Any]:
     body, headers = bodies(SAMPLE)["v2-json"]
     if "keys" in config:
         headers = {**headers, "Authorization": f"Bearer {KEY}"}
@@ -69,10 +75,25 @@ def measure(config: str, files: dict[str, Path], folder: Path, timing: tuple[flo
     cpu_before = server.cpu_seconds()
     result = load.run(job)
     cpu = server.cpu_seconds() - cpu_before
-    server.stop()
     row = {"config": config, **result.summary()}
     row["cpu_us_per_request"] = cpu / max(result.all_requests, 1) * 1e6
     return row
+
+
+def rounds(
+    running: dict[str, Running], timing: tuple[float, float], count: int
+) -> list[dict[str, Any]]:
+    """Every configuration once per round, the order rotated; each row has its ratio to the
+    same round's plaintext."""
+    rows = []
+    for index in range(count):
+        order = CONFIGS[index % len(CONFIGS) :] + CONFIGS[: index % len(CONFIGS)]
+        found = {config: measure(config, running[config], timing) for config in order}
+        for config in CONFIGS:
+            found[config]["ratio"] = found[config]["rps"] / max(found["plaintext"]["rps"], 1e-9)
+            rows.append(found[config])
+            print(found[config], flush=True)
+    return rows
 
 
 def admit_cost(files: dict[str, Path], count: int = 200_000) -> float:
@@ -88,37 +109,42 @@ def admit_cost(files: dict[str, Path], count: int = 200_000) -> float:
     return (time.perf_counter() - started) / count * 1e6
 
 
-def medians(rows: list[dict]) -> list[dict]:
+def medians(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Per configuration: the median of each figure over the rounds, and every round's ratio."""
     found = []
     for config in CONFIGS:
         runs = [r for r in rows if r["config"] == config]
-        middle = sorted(runs, key=lambda r: r["rps"])[len(runs) // 2]
-        found.append({**middle, "runs": [round(r["rps"]) for r in runs]})
+        middle = {k: statistics.median(r[k] for r in runs) for k in FIGURES}
+        ratios = [r["ratio"] for r in runs]
+        found.append({"config": config, **middle, "ratios": ratios})
     return found
 
 
 def write(
-    rows: list[dict], timing: tuple[float, float], repeat: int, admit_us: float, path: Path
+    rows: list[dict[str, Any]], timing: tuple[float, float], count: int, admit_us: float, path: Path
 ) -> None:
-    base = rows[0]["rps"]
     lines = [
         f"# API keys and TLS: their cost at c=16 ({datetime.date.today()})",
         "",
         f"Command: `python benchmarks/security.py{' --quick' if timing[1] < 10 else ''} "
-        f"--repeat {repeat}`; {platform.node()}, {os.cpu_count()} cores, Python "
-        f"{platform.python_version()}; modelport pinned to one core, one intra-op thread; "
-        f"wrk ({timing[0]:.0f} s warm-up, {timing[1]:.0f} s measured, c=16, keep-alive) on "
-        f"core {CLIENT_CORE}; mlp, V2 JSON, one 1x784 sample; median of {repeat} interleaved "
-        "runs (each run's requests/s in brackets).",
+        f"--rounds {count}`; {platform.node()}, {os.cpu_count()} cores, Python "
+        f"{platform.python_version()}; the four servers running at once, each pinned to core "
+        f"{SERVER_CORE}, one intra-op thread; wrk ({timing[0]:.0f} s warm-up, "
+        f"{timing[1]:.0f} s measured, c=16, keep-alive) on core {CLIENT_CORE}; mlp, V2 JSON, "
+        f"one 1x784 sample; {count} rounds, each measuring the four one after the other (the "
+        "order rotated). Each figure is the median over the rounds; `vs plaintext` is the "
+        "median of the rounds' ratios to that round's plaintext, with every round's ratio.",
         "",
-        "| start | requests/s | vs plaintext | p50 ms | p99 ms | server CPU µs/request "
-        "| errors | runs |",
+        "| start | requests/s | vs plaintext | rounds | p50 ms | p99 ms "
+        "| server CPU µs/request | errors |",
         "|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
+        ratios = " ".join(f"{x:.2f}" for x in r["ratios"])
         lines.append(
-            f"| {r['config']} | {r['rps']:,.0f} | {r['rps'] / base:.2f}x | {r['p50_ms']:.2f} | "
-            f"{r['p99_ms']:.2f} | {r['cpu_us_per_request']:.0f} | {r['errors']} | {r['runs']} |"
+            f"| {r['config']} | {r['rps']:,.0f} | {statistics.median(r['ratios']):.2f}x | "
+            f"{ratios} | {r['p50_ms']:.2f} | {r['p99_ms']:.2f} | "
+            f"{r['cpu_us_per_request']:.0f} | {r['errors']:.0f} |"
         )
     lines += [
         "",
@@ -132,21 +158,24 @@ def write(
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="1 s warm-up + 3 s per run")
-    parser.add_argument("--repeat", type=int, default=3, help="interleaved runs per start")
+    parser.add_argument("--rounds", type=int, default=5, help="rounds of the four servers")
     args = parser.parse_args()
     timing = (1.0, 3.0) if args.quick else (3.0, 10.0)
     servers.pin_self(CLIENT_CORE)
-    rows = []
     with tempfile.TemporaryDirectory() as tmp:
         files = prepare(Path(tmp))
         admit_us = admit_cost(files)
-        for _ in range(args.repeat):
+        running: dict[str, Running] = {}
+        try:
             for config in CONFIGS:
-                rows.append(measure(config, files, Path(tmp), timing))
-                print(rows[-1], flush=True)
+                running[config] = start(config, files, Path(tmp))
+            rows = rounds(running, timing, args.rounds)
+        finally:
+            for server in running.values():
+                server.stop()
     RESULTS.mkdir(exist_ok=True)
     target = RESULTS / f"{datetime.date.today()}-security.md"
-    write(medians(rows), timing, args.repeat, admit_us, target)
+    write(medians(rows), timing, args.rounds, admit_us, target)
     print(f"wrote {target}")
 
 

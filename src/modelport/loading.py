@@ -125,3 +125,12 @@ def _drift_profile(source: ModelSource) -> Profile | None:
     if not watch.profile and not path.is_file():
         return None
     return Profile.load(path)
+
+
+def load_failure(exc: Exception, root: Path) -> str:
+    """Why a version failed to load, safe to show over the network: its first line, with no
+    absolute repository paths."""
+    text = str(exc).strip() or type(exc).__name__
+    for prefix in {str(root.resolve()), str(root)}:
+        text = text.replace(prefix + "/", "").replace(prefix, "<repository>")
+    return text.splitlines()[0] if text else type(exc).__name__

@@ -18,11 +18,10 @@ import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import partial
-from pathlib import Path
 from typing import TypeGuard, cast
 
 from modelport.errors import ErrorCode, InvalidInput, ModelNotFound, ModelNotReady, shown
-from modelport.loading import expected_bytes, load_model, load_runtime
+from modelport.loading import expected_bytes, load_failure, load_model, load_runtime
 from modelport.metrics import Metrics, ModelGauges
 from modelport.model import LoadedModel
 from modelport.repository.layout import ModelProblem, ModelSource
@@ -176,7 +175,7 @@ class ModelRegistry:
                 partial(expected_bytes, source),
             )
         except Exception as exc:  # any load failure stays with this version
-            self._load_failed(source, current, _reason(exc, source.root))
+            self._load_failed(source, current, load_failure(exc, source.root))
             return
         model.load_seconds = time.monotonic() - started
         previous = current.model
@@ -393,10 +392,3 @@ def _has_ready(record: ModelRecord) -> bool:
 def _fully_ready(record: ModelRecord) -> bool:
     return not record.problem and all(_is_ready(r) for r in record.versions.values())
 
-
-def _reason(exc: Exception, root: Path) -> str:
-    """An error message safe to show over the network: no absolute repository paths."""
-    text = str(exc).strip() or type(exc).__name__
-    for prefix in {str(root.resolve()), str(root)}:
-        text = text.replace(prefix + "/", "").replace(prefix, "<repository>")
-    return text.splitlines()[0] if text else type(exc).__name__
