@@ -20,6 +20,7 @@ import uvicorn
 options = ort.SessionOptions()
 options.intra_op_num_threads = options.inter_op_num_threads = 1
 session = ort.InferenceSession(sys.argv[1], options, providers=["CPUExecutionProvider"])
+NUMPY = orjson.OPT_SERIALIZE_NUMPY
 
 
 async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
@@ -38,7 +39,7 @@ async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
     else:
         x = np.asarray(orjson.loads(body)["input"], np.float32)
     y = session.run(None, {"input": x})[0]
-    out = orjson.dumps({"output": y}, option=orjson.OPT_SERIALIZE_NUMPY)
+    out = orjson.dumps({"output": y}, option=NUMPY)
     headers = [(b"content-type", b"application/json"), (b"content-length", str(len(out)).encode())]
     await send({"type": "http.response.start", "status": 200, "headers": headers})
     await send({"type": "http.response.body", "body": out})
