@@ -195,8 +195,7 @@ class DataPlane:
             return self.compute_now(model, request, request_id)
         try:
             call = _prepare(model, request, started)
-            timeout = _timeout_us(request)
-            timed = await model.run_timed(call.inputs, call.names, timeout, request.trace)
+            timed = await model.run_timed(call.inputs, call.names, call.timeout_us, request.trace)
             return _finish(model, request, call, *timed, request_id)
         except Exception:
             model.stats.fail.add(time.perf_counter_ns() - started)
@@ -243,15 +242,18 @@ class _Call:
     names: list[str]
     started: int
     prepared: int
+    timeout_us: int
 
 
 def _prepare(model: LoadedModel, request: InferRequest, started: int) -> _Call:
+    """The request checked (on every path: computed now or queued) and ready to run."""
     metadata = model.metadata
     validate_request(request, metadata)
+    timeout_us = _timeout_us(request)
     wanted = request.outputs or metadata.default_outputs
     inputs = {tensor.name: tensor.data for tensor in request.inputs}
     names = [o.name for o in wanted]
-    return _Call(inputs, wanted, names, started, time.perf_counter_ns())
+    return _Call(inputs, wanted, names, started, time.perf_counter_ns(), timeout_us)
 
 
 def _finish(

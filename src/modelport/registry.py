@@ -391,4 +391,3 @@ def _has_ready(record: ModelRecord) -> bool:
 
 def _fully_ready(record: ModelRecord) -> bool:
     return not record.problem and all(_is_ready(r) for r in record.versions.values())
-

@@ -61,6 +61,14 @@ CASES: list[tuple[str, str, bytes, dict, int, str]] = [
     ("A1 empty body", ADD_SUB, b"", {}, 400, "request body is empty"),
     ("A1 json array", ADD_SUB, b"[]", {}, 400, "must be a JSON object"),
     (
+        "A1 negative timeout",  # refused on every path, the model computing at once included
+        ADD_SUB,
+        infer_json(good_body()["inputs"], parameters={"timeout": -5}),
+        {},
+        400,
+        "parameter 'timeout' must be a non-negative integer",
+    ),
+    (
         "A1 pickle type",
         ADD_SUB,
         b"\x80\x04",

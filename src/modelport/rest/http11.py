@@ -180,7 +180,11 @@ class HttpConnection(asyncio.Protocol):
             self.flow.resume_writing()
 
     def eof_received(self) -> bool | None:
-        return None  # the client half-closed: the transport closes (what is written is flushed)
+        """The client sent FIN: the transport closes (what is written is flushed). A FIN
+        cannot be told from a client that has gone, so its unanswered work is dropped (as
+        uvicorn does, and nginx with its 499): a half-closing client (``nc -N``) gets only
+        the answers ready by then."""
+        return None
 
     def pause_writing(self) -> None:
         self.flow.pause_writing()
