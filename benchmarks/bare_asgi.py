@@ -20,7 +20,20 @@ import uvicorn
 options = ort.SessionOptions()
 options.intra_op_num_threads = options.inter_op_num_threads = 1
 session = ort.InferenceSession(sys.argv[1], options, providers=["CPUExecutionProvider"])
-NUMPY = orjson.OPT_SERIALIZE_NUMPY
+
+
+def answer(method: str, path: str, body: bytes) -> bytes:
+    """The whole work of a request, whatever serves it: the input from the body, one
+    onnxruntime run, the output as JSON (``bare_granian.py`` and ``bare_socketify.py`` call
+    it too, so every front end is measured on the same work)."""
+    if method == "GET":
+        x = np.zeros((1, 784), np.float32)
+    elif path == "/raw":
+        x = np.frombuffer(body, np.float32).reshape(1, 784)
+    else:
+        x = np.asarray(orjson.loads(body)["input"], np.float32)
+    y = session.run(None, {"input": x})[0]
+    return orjson.dumps({"output": y}, option=orjson.OPT_SERIALIZE_NUMPY)
 
 
 async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
@@ -32,14 +45,7 @@ async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
         message = await receive()
         body += message.get("body", b"")
         more = message.get("more_body", False)
-    if scope["method"] == "GET":
-        x = np.zeros((1, 784), np.float32)
-    elif scope["path"] == "/raw":
-        x = np.frombuffer(body, np.float32).reshape(1, 784)
-    else:
-        x = np.asarray(orjson.loads(body)["input"], np.float32)
-    y = session.run(None, {"input": x})[0]
-    out = orjson.dumps({"output": y}, option=NUMPY)
+    out = answer(scope["method"], scope["path"], body)
     headers = [(b"content-type", b"application/json"), (b"content-length", str(len(out)).encode())]
     await send({"type": "http.response.start", "status": 200, "headers": headers})
     await send({"type": "http.response.body", "body": out})

@@ -12,8 +12,6 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-import orjson
 import uvloop
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -28,14 +26,7 @@ async def rsgi(scope: Any, proto: Any) -> None:
     if scope.proto != "http":
         return
     body = await proto()
-    if scope.method == "GET":
-        x = np.zeros((1, 784), np.float32)
-    elif scope.path == "/raw":
-        x = np.frombuffer(body, np.float32).reshape(1, 784)
-    else:
-        x = np.asarray(orjson.loads(body)["input"], np.float32)
-    y = bare_asgi.session.run(None, {"input": x})[0]
-    proto.response_bytes(200, HEADERS, orjson.dumps({"output": y}, option=bare_asgi.NUMPY))
+    proto.response_bytes(200, HEADERS, bare_asgi.answer(scope.method, scope.path, body))
 
 
 if __name__ == "__main__":

@@ -10,28 +10,17 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-import orjson
-
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks import bare_asgi  # its session, from sys.argv[1]
-from benchmarks.granian_embed import free_port
+from benchmarks.servers import free_port
 
 
-def answer(res: Any, x: np.ndarray) -> None:
-    y = bare_asgi.session.run(None, {"input": x})[0]
+async def infer(res: Any, req: Any) -> None:
+    """``/predict`` and ``/raw``: ``bare_asgi.answer``'s work on the whole body."""
+    path = req.get_url()
+    body = await res.get_data()
     res.write_header("content-type", "application/json")
-    res.end(orjson.dumps({"output": y}, option=bare_asgi.NUMPY))
-
-
-async def predict(res: Any, req: Any) -> None:
-    body = await res.get_data()
-    answer(res, np.asarray(orjson.loads(body.getvalue())["input"], np.float32))
-
-
-async def raw(res: Any, req: Any) -> None:
-    body = await res.get_data()
-    answer(res, np.frombuffer(body.getvalue(), np.float32).reshape(1, 784))
+    res.end(bare_asgi.answer("POST", path, body.getvalue()))
 
 
 def main(port_file: str) -> None:
@@ -41,8 +30,8 @@ def main(port_file: str) -> None:
 
     port = free_port()
     app = App()
-    app.post("/predict", predict)
-    app.post("/raw", raw)
+    app.post("/predict", infer)
+    app.post("/raw", infer)
     app.get("/*", lambda res, req: res.end("ok"))
     app.listen(port, lambda config: Path(port_file).write_text(json.dumps({"http": port})))
     app.run()

@@ -9,16 +9,12 @@ import socket
 from pathlib import Path
 from typing import Any
 
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+from benchmarks.servers import free_port
 
 
 async def serve(app: Any, interface: str, port_file: str) -> None:
     """Serve ``app`` on a free port with one runtime thread; write the port once it listens."""
-    from granian.constants import Interfaces  # only here: free_port needs no granian
+    from granian.constants import Interfaces  # only here: importing this module needs no granian
     from granian.server.embed import Server
 
     port = free_port()

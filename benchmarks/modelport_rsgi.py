@@ -12,7 +12,6 @@ while reading, head and body deadlines), which is why it is only measured here
 
 from __future__ import annotations
 
-import asyncio
 import sys
 from pathlib import Path
 from typing import Any
@@ -21,32 +20,20 @@ import uvloop
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks.granian_embed import serve
-from modelport.rest.inference import InferenceService, Reply
+from modelport.rest.inference import InferenceService
 from modelport.server import Server
 from modelport.settings import Settings
 
 
 def handler(service: InferenceService) -> Any:
-    loop = asyncio.get_running_loop()
-
     async def rsgi(scope: Any, proto: Any) -> None:
         found = service.route(scope.path) if scope.method == "POST" else None
         if found is None:
             proto.response_bytes(404, [], b"")
             return
         client = scope.client.rsplit(":", 1)[0]
-        exchange, admitted, refused = service.open(*found, dict(scope.headers.items()), client)
-        try:
-            if refused is not None:
-                reply = service.close(exchange, refused, 0)
-            else:
-                body = await proto()
-                answered: asyncio.Future[Reply] = loop.create_future()
-                service.respond(exchange, body, answered.set_result, asyncio.ensure_future)
-                reply = service.close(exchange, await answered, len(body))
-        finally:
-            admitted.release()
-        status, headers, content = reply
+        request_headers = dict(scope.headers.items())
+        status, headers, content = await service.answer(*found, request_headers, client, proto)
         proto.response_bytes(status, list(headers.items()), content)
 
     return rsgi

@@ -32,7 +32,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks.load import Load, run
-from benchmarks.servers import smaps_mib
+from benchmarks.servers import free_port, smaps_mib
 from modelport.examples import digits
 
 RESULTS = Path(__file__).parent / "results"
@@ -73,14 +73,6 @@ def pss_of(needle: str) -> float:
         if needle in cmdline or cmdline.startswith("ray::"):
             total += smaps_mib(int(pid), "Pss")
     return total
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def single(repo: Path) -> dict[str, float]:

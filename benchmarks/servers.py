@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import socket
 import ssl
 import subprocess
 import sys
@@ -105,6 +106,13 @@ def smaps_mib(pid: int, key: str) -> float:
     except FileNotFoundError:
         return 0.0
     return next((int(line.split()[1]) / 1024 for line in lines if line.startswith(f"{key}:")), 0.0)
+
+
+def free_port() -> int:
+    """A port free on 127.0.0.1 now (for a server that cannot bind port 0 itself)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
 
 def start_with_port_file(
@@ -211,7 +219,8 @@ def triton_server(repo: Path, tmp: str, grpc: bool) -> Spec | None:
     triton_repo = triton.repository(repo, Path(tmp) / "triton-repo", BATCHED)
 
     def launch() -> Running:
-        process, http, grpc_port = triton.start(root, triton_repo, pin(SERVER_CORE))
+        ports = (free_port(), free_port(), free_port())
+        process, http, grpc_port = triton.start(root, triton_repo, pin(SERVER_CORE), ports)
         return Running(process, http, grpc_port)
 
     return Spec("Triton 2.51 (Python backend)", launch, v2_scenarios(grpc))

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import sysconfig
@@ -110,15 +109,12 @@ def repository(models: Path, target: Path, batched: dict[str, tuple[int, int]]) 
     return target
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def start(root: Path, repo: Path, pin: list[str]) -> tuple[subprocess.Popen[bytes], int, int]:
-    """Start tritonserver (pinned as ``pin`` says); returns it and its HTTP and gRPC ports."""
-    http, grpc, metrics = free_port(), free_port(), free_port()
+def start(
+    root: Path, repo: Path, pin: list[str], ports: tuple[int, int, int]
+) -> tuple[subprocess.Popen[bytes], int, int]:
+    """Start tritonserver (pinned as ``pin`` says) on ``ports`` (HTTP, gRPC, metrics);
+    returns it and its HTTP and gRPC ports."""
+    http, grpc, metrics = ports
     base = root / "pytriton" / "tritonserver"
     libs = [str(root / "nvidia_pytriton.libs"), sysconfig.get_config_var("LIBDIR") or ""]
     env = {**os.environ, "LD_LIBRARY_PATH": ":".join(libs)}

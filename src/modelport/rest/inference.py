@@ -16,8 +16,9 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import time
-from collections.abc import Callable, Coroutine, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, NamedTuple
 
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -330,6 +331,34 @@ class InferenceService:
             reply = self.error(request.model_name, exc)
         answer(reply)
 
+    async def answer(
+        self,
+        route: Route,
+        name: str,
+        version: str,
+        headers: Headers,
+        client: str,
+        read: Callable[[], Awaitable[bytes]],
+    ) -> Reply:
+        """The whole request as one coroutine, for a transport that awaits its body
+        (``read``) and sends the reply itself: checked, answered, closed."""
+        exchange, admitted, refused = self.open(route, name, version, headers, client)
+        if refused is not None:
+            return self.close(exchange, refused, 0)
+        body = b""
+        answered: asyncio.Future[Reply] = asyncio.get_running_loop().create_future()
+        later = None
+        try:
+            body = await read()
+            later = self.respond(exchange, body, answered.set_result, asyncio.ensure_future)
+            return self.close(exchange, await answered, len(body))
+        except ModelportError as exc:
+            return self.close(exchange, self.error(exchange.name, exc), len(body))
+        finally:
+            if later is not None:
+                later.cancel()  # this request was cancelled: drop its work (a no-op once done)
+            admitted.release()
+
     def error(self, name: str, exc: Exception) -> Reply:
         """The error reply for a failed request (counted, and logged when unexpected, by
         the data plane)."""
@@ -358,20 +387,5 @@ class InferenceRoutes:
         self, route: Route, name: str, version: str, scope: Scope, receive: Receive
     ) -> Reply:
         headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
-        service = self.service
-        exchange, admitted, refused = service.open(route, name, version, headers, client_of(scope))
-        if refused is not None:
-            return service.close(exchange, refused, 0)
-        body = b""
-        answered: asyncio.Future[Reply] = asyncio.get_running_loop().create_future()
-        later = None
-        try:
-            body = await read_raw(receive, service.limit)
-            later = service.respond(exchange, body, answered.set_result, asyncio.ensure_future)
-            return service.close(exchange, await answered, len(body))
-        except ModelportError as exc:
-            return service.close(exchange, service.error(exchange.name, exc), len(body))
-        finally:
-            if later is not None:
-                later.cancel()  # this request was cancelled: drop its work (a no-op once done)
-            admitted.release()
+        read = partial(read_raw, receive, self.service.limit)
+        return await self.service.answer(route, name, version, headers, client_of(scope), read)
